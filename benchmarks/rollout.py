@@ -1,0 +1,84 @@
+"""Time one rollout-reward computation: the batched engine against the naive double loop, same process.
+
+Paper configuration (SeqGAN): B=64, T=20, N=16, V=5000, E=H=32 LSTM generator, the paper's CNN discriminator.
+    python benchmarks/rollout.py [--device cpu|cuda] [--json OUT]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from _common import stamp, write_json
+from seqgan.discriminators.cnn import CNNDiscriminator
+from seqgan.generators.lstm import LSTMGenerator
+from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine, min_token_steps
+from seqgan.rollout.reference import naive_rewards
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        out = fn()
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--length", type=int, default=20)
+    p.add_argument("--rollouts", type=int, default=16)
+    p.add_argument("--vocab", type=int, default=5000)
+    p.add_argument("--repeats", type=int, default=3, help="engine repeats (best is kept); the naive loop runs once")
+    p.add_argument("--json", metavar="OUT")
+    args = p.parse_args()
+    dev = args.device
+    torch.manual_seed(0)
+    gen = LSTMGenerator(args.vocab, 32, 32).to(dev).eval()
+    disc = CNNDiscriminator(args.vocab).to(dev)
+    reward = DiscriminatorReward(disc)
+    rng = torch.Generator(dev).manual_seed(0)
+    engine = RolloutEngine()
+    tokens = engine.sample(gen, args.batch, args.length, rng=rng)
+
+    if dev.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    engine_s, _ = timed(lambda: engine.rewards(gen, tokens, reward, args.rollouts, rng=rng), dev, args.repeats)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.startswith("cuda") else _rss_peak_mb()
+    stats = engine.stats
+    naive_s, (_, naive_steps) = timed(lambda: naive_rewards(gen, tokens, reward, args.rollouts, rng=rng), dev, 1)
+
+    result = {"engine_s": engine_s, "naive_s": naive_s, "ratio": naive_s / engine_s,
+              "token_steps": stats.token_steps, "naive_token_steps": naive_steps,
+              "min_token_steps": min_token_steps(args.batch, args.length, args.rollouts),
+              "sequential_steps": stats.sequential_steps, "reward_calls": stats.reward_calls,
+              "peak_mem_mb": peak, "config": {"B": args.batch, "T": args.length, "N": args.rollouts,
+                                              "V": args.vocab, "E": 32, "H": 32},
+              **stamp(dev)}
+    print(f"device {result['device']}  B={args.batch} T={args.length} N={args.rollouts} V={args.vocab}")
+    print(f"{'':8}{'seconds':>10}{'token steps':>14}")
+    print(f"{'engine':8}{engine_s:>10.3f}{stats.token_steps:>14,}  (min {result['min_token_steps']:,}, "
+          f"{stats.sequential_steps} sequential steps, {stats.reward_calls} reward calls)")
+    print(f"{'naive':8}{naive_s:>10.3f}{naive_steps:>14,}")
+    print(f"ratio naive/engine: {result['ratio']:.1f}x   peak memory: {peak:.0f} MB")
+    write_json(args.json, result)
+
+
+def _rss_peak_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""NLL metrics. NLL-oracle: the oracle's mean per-token NLL of a model's samples. NLL-test: a model's mean
+per-token NLL of held-out data (never the training data). Both in nats per token."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from seqgan.generators import teacher_forced_logits
+from seqgan.losses import mle
+
+
+@torch.no_grad()
+def sequence_nll(model, tokens: Tensor, batch_size: int = 64) -> float:
+    """Mean per-token negative log-likelihood of (N, T) ``tokens`` under ``model``, teacher-forced, in nats."""
+    if tokens.numel() == 0:
+        raise ValueError("sequence_nll needs at least one sequence")
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    try:
+        total = 0.0
+        for chunk in tokens.split(batch_size):
+            total += mle(teacher_forced_logits(model, chunk), chunk).item() * chunk.numel()
+        return total / tokens.numel()
+    finally:
+        if was_training:
+            model.train()

@@ -1,0 +1,38 @@
+"""The slow, obviously correct rollout reward: the double loop most public implementations run.
+
+For every rollout n and prefix length t: re-run the policy over y_1..t from its initial state, sample the rest
+token by token at batch B with ``torch.multinomial(softmax(logits))``, and score the batch with reward_fn.
+Used as the reference in tests and as the baseline in benchmarks/rollout.py; never in training.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def multinomial_sampler(logits: Tensor, rng: torch.Generator | None) -> Tensor:
+    return torch.multinomial(torch.softmax(logits.float(), dim=-1), 1, generator=rng).squeeze(1)
+
+
+@torch.no_grad()
+def naive_rewards(policy, tokens: Tensor, reward_fn, num_rollouts: int, rng: torch.Generator | None = None,
+                  sampler=multinomial_sampler) -> tuple[Tensor, int]:
+    """Q (B, T) as RolloutEngine.rewards computes it, and the number of tokens sampled."""
+    B, T = tokens.shape
+    q = torch.zeros(B, T, device=tokens.device)
+    sampled = 0
+    for _ in range(num_rollouts):
+        for t in range(1, T):
+            start = torch.full((B, 1), policy.start_token, dtype=torch.long, device=tokens.device)
+            logits, state = policy.step(torch.cat([start, tokens[:, :t]], dim=1), policy.initial_state(B))
+            seq = [tokens[:, :t]]
+            for _ in range(t, T):
+                nxt = sampler(logits[:, -1], rng)[:, None]
+                seq.append(nxt)
+                sampled += B
+                if sum(s.shape[1] for s in seq) < T:
+                    logits, state = policy.step(nxt, state)
+            q[:, t - 1] += reward_fn(torch.cat(seq, dim=1)).reshape(-1).float()
+    q[:, : T - 1] /= num_rollouts
+    q[:, T - 1] = reward_fn(tokens).reshape(-1).float()
+    return q, sampled

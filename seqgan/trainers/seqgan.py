@@ -1,0 +1,226 @@
+"""SeqGAN (Yu, Zhang, Wang and Yu, AAAI 2017): MLE pretraining, discriminator pretraining, then adversarial
+epochs of one policy-gradient generator step on Monte Carlo rollout rewards followed by discriminator rounds.
+
+The defaults are the paper's code (LantaoYu/SeqGAN, sequence_gan.py): batch 64, 120 MLE epochs, 50 D-pretraining
+rounds of 3 epochs on 10,000 fresh negatives, 200 adversarial epochs each with 1 G step (N=16 rollouts) and 5 D
+rounds, Adam 0.01 (G, clip 5.0) and 1e-4 (D), D dropout 0.25 and L2 0.2, rollout update rate 0.8.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from seqgan import losses
+from seqgan.checkpoint import load_module_state
+from seqgan.config import ConfigError, option
+from seqgan.data.corpus import Corpus, load_corpus
+from seqgan.discriminators.cnn import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
+from seqgan.generators import teacher_forced_logits
+from seqgan.generators.lstm import LSTMGenerator
+from seqgan.metrics.nll import sequence_nll
+from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
+from seqgan.rollout.policy import DelayedPolicy
+from seqgan.trainers.loop import Phase, Trainer
+
+
+@dataclass(frozen=True)
+class SeqGANConfig:
+    corpus: str = option("oracle", "corpus name (see `seqgan corpora`)")
+    seed: int = option(88, "seed of model initialisation, sampling and shuffling")
+    data_seed: int = option(0, "seed of the synthetic oracle corpus (fixed so that runs compare on the same data)")
+    device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ...")
+    out_dir: str = option("runs/seqgan", "where metrics.jsonl and last.pt go")
+    seq_len: int = option(20, "sequence length T")
+    n_train: int = option(10_000, "training sequences sampled from the oracle")
+    n_test: int = option(10_000, "held-out sequences for NLL-test")
+    n_eval_samples: int = option(10_000, "generated sequences scored by the oracle for NLL-oracle")
+    batch_size: int = option(64, "generator and discriminator batch size")
+    gen_emb: int = option(32, "generator embedding size")
+    gen_hidden: int = option(32, "generator LSTM hidden size")
+    gen_lr: float = option(0.01, "generator Adam learning rate (MLE and adversarial)")
+    grad_clip: float = option(5.0, "generator gradient global-norm clip")
+    dis_emb: int = option(64, "discriminator embedding size")
+    dis_filter_sizes: tuple[int, ...] = option(PAPER_FILTER_SIZES, "discriminator CNN filter widths")
+    dis_num_filters: tuple[int, ...] = option(PAPER_NUM_FILTERS, "feature maps per filter width")
+    dis_dropout: float = option(0.25, "discriminator dropout probability")
+    dis_l2: float = option(0.2, "L2 penalty on the discriminator output layer")
+    dis_lr: float = option(1e-4, "discriminator Adam learning rate")
+    mle_epochs: int = option(120, "MLE pretraining epochs")
+    d_pretrain_rounds: int = option(50, "discriminator pretraining rounds (fresh negatives each round)")
+    d_epochs: int = option(3, "discriminator epochs per round")
+    d_samples: int = option(10_000, "negatives generated per discriminator round (as many positives are used)")
+    adv_epochs: int = option(200, "adversarial epochs")
+    adv_g_steps: int = option(1, "generator policy-gradient steps per adversarial epoch")
+    adv_d_rounds: int = option(5, "discriminator rounds per adversarial epoch")
+    rollouts: int = option(16, "Monte Carlo rollouts N per prefix")
+    rollout_update_rate: float = option(0.8, "delayed rollout policy: beta <- rate*beta + (1-rate)*theta")
+    reward_chunk: int = option(1024, "rows per discriminator call when scoring rollouts (bounds memory)")
+    eval_every: int = option(5, "evaluate NLL-oracle / NLL-test every k steps of the MLE and adversarial phases")
+    checkpoint_every: int = option(5, "write last.pt every k steps (and at the end of every phase)")
+
+    def validate(self) -> None:
+        positive = ["seq_len", "n_train", "n_test", "n_eval_samples", "batch_size", "gen_emb", "gen_hidden",
+                    "dis_emb", "d_samples", "rollouts", "reward_chunk", "eval_every", "checkpoint_every"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
+        for name in ["mle_epochs", "d_pretrain_rounds", "d_epochs", "adv_epochs", "adv_g_steps", "adv_d_rounds"]:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"config field '{name}' must be >= 0, got {getattr(self, name)}")
+        if len(self.dis_filter_sizes) != len(self.dis_num_filters):
+            raise ConfigError(f"dis_filter_sizes has {len(self.dis_filter_sizes)} entries but dis_num_filters has "
+                              f"{len(self.dis_num_filters)}")
+        if not 0.0 <= self.dis_dropout < 1.0:
+            raise ConfigError(f"dis_dropout must be in [0, 1), got {self.dis_dropout}")
+        if not 0.0 <= self.rollout_update_rate <= 1.0:
+            raise ConfigError(f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}")
+
+
+PRESETS = {
+    "paper": {},
+    # Reduced for a 2-core CPU (see README): smaller discriminator, fewer D rounds and samples per round.
+    "cpu-small": dict(mle_epochs=40, d_pretrain_rounds=10, d_epochs=2, d_samples=2_000, adv_epochs=40,
+                      adv_d_rounds=1, dis_num_filters=(25, 50, 50, 50, 50, 25, 25, 25, 25, 25, 40, 40),
+                      n_eval_samples=5_000, n_test=5_000, eval_every=5, checkpoint_every=5),
+    # Seconds on a CPU: tests and smoke runs.
+    "tiny": dict(seq_len=8, n_train=256, n_test=128, n_eval_samples=128, batch_size=32, gen_emb=8, gen_hidden=8,
+                 dis_emb=8, dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4), mle_epochs=2,
+                 d_pretrain_rounds=1, d_epochs=1, d_samples=64, adv_epochs=2, adv_d_rounds=1, rollouts=2,
+                 eval_every=1, checkpoint_every=1),
+}
+
+
+class SeqGANTrainer(Trainer):
+    algorithm = "seqgan"
+
+    def __init__(self, config: SeqGANConfig, corpus: Corpus | None = None):
+        super().__init__(config)
+        c = config
+        self.device = torch.device(c.device)
+        torch.manual_seed(c.seed)  # model initialisation and dropout
+        self.corpus = corpus or load_corpus(c.corpus, seq_len=c.seq_len, n_train=c.n_train, n_test=c.n_test,
+                                            data_seed=c.data_seed)
+        self.train_data = self.corpus.train.to(self.device)
+        self.test_data = self.corpus.test.to(self.device)
+        self.oracle = self.corpus.oracle.to(self.device) if self.corpus.oracle is not None else None
+        V = self.corpus.vocab_size
+        self.generator = LSTMGenerator(V, c.gen_emb, c.gen_hidden, start_token=self.corpus.start_token).to(self.device)
+        self.discriminator = CNNDiscriminator(V, c.dis_emb, c.dis_filter_sizes, c.dis_num_filters,
+                                              c.dis_dropout).to(self.device)
+        self.rollout = DelayedPolicy(self.generator, c.rollout_update_rate)
+        self.engine = RolloutEngine(reward_chunk=c.reward_chunk)
+        # Two generator optimisers, as in the paper's code: one for MLE, a fresh one for policy gradient.
+        self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
+        self.pg_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
+        self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.dis_lr)
+        self.rng = torch.Generator(self.device).manual_seed(c.seed + 1)    # sampling and rollouts
+        self.data_rng = torch.Generator().manual_seed(c.seed + 2)          # shuffling (CPU: same on any device)
+
+    # --- phases -------------------------------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        c = self.config
+        return [Phase("mle", c.mle_epochs, self._mle_epoch, c.eval_every),
+                Phase("d_pretrain", c.d_pretrain_rounds, self._d_pretrain_round, 0),
+                Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
+
+    def _batches(self, n: int) -> list[torch.Tensor]:
+        perm = torch.randperm(n, generator=self.data_rng).to(self.device)
+        return list(perm.split(self.config.batch_size))
+
+    def _mle_epoch(self, _: int) -> dict[str, float]:
+        self.generator.train()
+        total, count = 0.0, 0
+        for idx in self._batches(len(self.train_data)):
+            batch = self.train_data[idx]
+            loss = losses.mle(teacher_forced_logits(self.generator, batch), batch)
+            self._generator_step(self.mle_opt, loss)
+            total, count = total + loss.item() * len(idx), count + len(idx)
+        return {"mle_loss": total / count}
+
+    def _generator_step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            return  # reported by the loop through the returned logs; never step on a NaN
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.grad_clip)
+        opt.step()
+
+    def _d_round(self) -> dict[str, float]:
+        """Fresh negatives from the generator, as many positives, ``d_epochs`` epochs of BCE + L2."""
+        c = self.config
+        negatives = self.engine.sample(self.generator, c.d_samples, c.seq_len, rng=self.rng, chunk=512)
+        pick = torch.randperm(len(self.train_data), generator=self.data_rng)[: c.d_samples].to(self.device)
+        data = torch.cat([self.train_data[pick], negatives])
+        labels = torch.cat([torch.ones(len(pick), device=self.device), torch.zeros(len(negatives), device=self.device)])
+        self.discriminator.train()
+        total, correct, count = 0.0, 0, 0
+        for _ in range(c.d_epochs):
+            for idx in self._batches(len(data)):
+                logits = self.discriminator(data[idx])
+                loss = losses.d_bce(logits, labels[idx]) + c.dis_l2 * self.discriminator.l2_penalty()
+                self.d_opt.zero_grad(set_to_none=True)
+                if torch.isfinite(loss):
+                    loss.backward()
+                    self.d_opt.step()
+                total += loss.item() * len(idx)
+                correct += ((logits > 0).float() == labels[idx]).sum().item()
+                count += len(idx)
+        return {"d_loss": total / max(count, 1), "d_acc": correct / max(count, 1)}
+
+    def _d_pretrain_round(self, _: int) -> dict[str, float]:
+        return self._d_round()
+
+    def _adversarial_epoch(self, i: int) -> dict[str, float]:
+        c = self.config
+        if i == 0:
+            self.rollout.reset(self.generator)  # G_beta starts as the pretrained generator
+        logs: dict[str, float] = {}
+        for _ in range(c.adv_g_steps):
+            samples = self.engine.sample(self.generator, c.batch_size, c.seq_len, rng=self.rng)
+            rewards = self.engine.rewards(self.rollout.model, samples, DiscriminatorReward(self.discriminator),
+                                          c.rollouts, rng=self.rng)
+            self.generator.train()
+            loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards)
+            self._generator_step(self.pg_opt, loss)
+            logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item()}
+        self.rollout.update(self.generator)
+        for _ in range(c.adv_d_rounds):
+            logs.update(self._d_round())
+        return logs
+
+    # --- evaluation and sampling ---------------------------------------------------------------------------
+    def sample(self, n: int, temperature: float = 1.0, rng: torch.Generator | None = None) -> torch.Tensor:
+        self.generator.eval()
+        return self.engine.sample(self.generator, n, self.config.seq_len, rng=rng, temperature=temperature,
+                                  chunk=512)
+
+    def evaluate(self) -> dict[str, float]:
+        c = self.config
+        # A private, freshly seeded stream: evaluating more or less often never changes training.
+        rng = torch.Generator(self.device).manual_seed(c.seed + 3)
+        out = {"nll_test": sequence_nll(self.generator, self.test_data)}
+        if self.oracle is not None:
+            out["nll_oracle"] = sequence_nll(self.oracle, self.sample(c.n_eval_samples, rng=rng))
+        self.generator.train()
+        return out
+
+    # --- state ---------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "rollout": self.rollout.state_dict(), "mle_opt": self.mle_opt.state_dict(),
+                "pg_opt": self.pg_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
+                "rng": self.rng.get_state(), "data_rng": self.data_rng.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        load_module_state(self.generator, state["generator"], "generator")
+        load_module_state(self.discriminator, state["discriminator"], "discriminator")
+        load_module_state(self.rollout.model, state["rollout"], "rollout policy")
+        self.mle_opt.load_state_dict(state["mle_opt"])
+        self.pg_opt.load_state_dict(state["pg_opt"])
+        self.d_opt.load_state_dict(state["d_opt"])
+        self.rng.set_state(state["rng"].cpu())
+        self.data_rng.set_state(state["data_rng"])
+
+    def checkpoint_extra(self) -> dict:
+        return {"data_source": self.corpus.source, "vocab_size": self.corpus.vocab_size}
