@@ -14,10 +14,13 @@ State = tuple[Tensor, Tensor]
 
 class LSTMGenerator(nn.Module):
     def __init__(self, vocab_size: int, emb_dim: int = 32, hidden_dim: int = 32, num_layers: int = 1,
-                 start_token: int = 0, init_std: float | None = 0.1):
+                 start_token: int = 0, init_std: float | None = 0.1, eos_token: int | None = None,
+                 pad_token: int = 0):
         super().__init__()
         self.vocab_size = vocab_size
         self.start_token = start_token
+        self.eos_token = eos_token  # None: fixed-length sequences (the oracle)
+        self.pad_token = pad_token
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)

@@ -69,19 +69,25 @@ def sample_sequences(model, n: int, length: int, rng: torch.Generator | None = N
                      batch_size: int | None = None, state=None) -> Tensor:
     """(n, length) tokens sampled autoregressively from a Generator, starting from its start token.
 
-    ``batch_size`` bounds memory for large n (the logits of one step are batch_size x V).
+    ``batch_size`` bounds memory for large n (the logits of one step are batch_size x V). For a model with an
+    ``eos_token``, every position after a row's first EOS holds the model's ``pad_token``.
     """
     batch_size = batch_size or n
     device = next(model.parameters()).device
+    eos, pad = getattr(model, "eos_token", None), getattr(model, "pad_token", 0)
     out = []
     for begin in range(0, n, batch_size):
         b = min(batch_size, n - begin)
         st = model.initial_state(b) if state is None else state
         token = torch.full((b, 1), model.start_token, dtype=torch.long, device=device)
         rows = torch.empty(b, length, dtype=torch.long, device=device)
+        ended = torch.zeros(b, dtype=torch.bool, device=device)
         for t in range(length):
             hidden, st = model.hidden(token, st)
             token = sample_from_hidden(model, hidden[:, -1], rng, temperature)[:, None]
+            if eos is not None:  # after the end of a sequence only padding follows
+                token[ended] = pad
+                ended |= token[:, 0] == eos
             rows[:, t] = token[:, 0]
         out.append(rows)
     return torch.cat(out) if out else torch.empty(0, length, dtype=torch.long, device=device)

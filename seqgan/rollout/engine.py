@@ -89,6 +89,7 @@ class RolloutEngine:
         stats.sequential_steps += 1
         fork = torch.arange(B, device=device).repeat_interleave(N)  # new rollout rows copy teacher row b, N times
         pending = tokens.new_empty(0)                               # last token sampled by each rollout row
+        ends = _EndOfSequence.of(policy, B, device)
         for k in range(1, T):
             hidden, state = policy.hidden(torch.cat([tokens[:, k - 1], pending])[:, None], state)
             stats.sequential_steps += 1
@@ -96,6 +97,7 @@ class RolloutEngine:
             # older rollout rows, then the new forks of prefix k (the teacher rows' outputs, N times each)
             pending = sample_from_hidden(policy, torch.cat([hidden[B:], hidden[:B].index_select(0, fork)]), rng,
                                          self.temperature)
+            pending = ends.step(tokens[:, k - 1], fork, pending)
             completions[:k, :, k] = pending.view(k, B * N)
             stats.token_steps += pending.numel()
             if k < T - 1:
@@ -135,3 +137,30 @@ class DiscriminatorReward:
             return torch.sigmoid(self.discriminator(tokens))
         finally:
             self.discriminator.train(was_training)
+
+
+class _EndOfSequence:
+    """Variable-length sequences: once a row has produced ``eos_token`` it continues with ``pad_token``.
+
+    Tracks, for the teacher rows, whether y_1..y_k already ended, and for every rollout row whether its own
+    sequence (prefix plus samples) has ended. A no-op for policies without an ``eos_token``.
+    """
+
+    def __init__(self, eos: int | None, pad: int, batch: int, device: torch.device):
+        self.eos, self.pad = eos, pad
+        self.prefix_ended = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.row_ended = torch.zeros(0, dtype=torch.bool, device=device)
+
+    @classmethod
+    def of(cls, policy, batch: int, device: torch.device) -> "_EndOfSequence":
+        eos = getattr(policy, "eos_token", None)
+        return cls(eos, getattr(policy, "pad_token", 0), batch, device)
+
+    def step(self, prefix_token: Tensor, fork: Tensor, sampled: Tensor) -> Tensor:
+        if self.eos is None:
+            return sampled
+        self.prefix_ended |= prefix_token == self.eos
+        self.row_ended = torch.cat([self.row_ended, self.prefix_ended.index_select(0, fork)])
+        sampled = torch.where(self.row_ended, torch.full_like(sampled, self.pad), sampled)
+        self.row_ended |= sampled == self.eos
+        return sampled

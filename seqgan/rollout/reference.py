@@ -1,13 +1,16 @@
 """The slow, obviously correct rollout reward: the double loop most public implementations run.
 
 For every rollout n and prefix length t: re-run the policy over y_1..t from its initial state, sample the rest
-token by token at batch B with ``torch.multinomial(softmax(logits))``, and score the batch with reward_fn.
+token by token at batch B with ``torch.multinomial(softmax(logits))``, and score the batch with reward_fn. Variable-length policies (with an ``eos_token``) get every position after the
+first EOS replaced by padding afterwards, the plainest statement of what the engine does while sampling.
 Used as the reference in tests and as the baseline in benchmarks/rollout.py; never in training.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from seqgan.generators import pad_after_eos
 
 
 def multinomial_sampler(logits: Tensor, rng: torch.Generator | None) -> Tensor:
@@ -32,7 +35,9 @@ def naive_rewards(policy, tokens: Tensor, reward_fn, num_rollouts: int, rng: tor
                 sampled += B
                 if sum(s.shape[1] for s in seq) < T:
                     logits, state = policy.step(nxt, state)
-            q[:, t - 1] += reward_fn(torch.cat(seq, dim=1)).reshape(-1).float()
+            completed = pad_after_eos(torch.cat(seq, dim=1), getattr(policy, "eos_token", None),
+                                      getattr(policy, "pad_token", 0))
+            q[:, t - 1] += reward_fn(completed).reshape(-1).float()
     q[:, : T - 1] /= num_rollouts
     q[:, T - 1] = reward_fn(tokens).reshape(-1).float()
     return q, sampled

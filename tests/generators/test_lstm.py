@@ -1,6 +1,6 @@
 import torch
 
-from seqgan.generators import teacher_forced_logits
+from seqgan.generators import pad_after_eos, real_token_mask, teacher_forced_logits
 from seqgan.generators.lstm import LSTMGenerator
 
 
@@ -42,3 +42,21 @@ def test_init_std_and_step_is_hidden_then_project():
     h, _ = gen.hidden(x, gen.initial_state(2))
     logits, _ = gen.step(x, gen.initial_state(2))
     torch.testing.assert_close(gen.project(h), logits)
+
+
+def test_real_token_mask_and_padding():
+    y = torch.tensor([[3, 1, 4, 1], [5, 6, 7, 8], [1, 1, 1, 1]])
+    mask = real_token_mask(y, 1)
+    assert mask.tolist() == [[True, True, False, False], [True] * 4, [True, False, False, False]]
+    assert pad_after_eos(y, 1, 0).tolist() == [[3, 1, 0, 0], [5, 6, 7, 8], [1, 0, 0, 0]]
+    assert real_token_mask(y, None).all()
+
+
+def test_sampling_a_variable_length_model_pads_after_eos():
+    from seqgan.generators.sampling import sample_sequences
+    gen = LSTMGenerator(4, 4, 4, init_std=1.0, eos_token=3, pad_token=0)
+    with torch.no_grad():
+        gen.output.bias[3] += 1.0
+    x = sample_sequences(gen, 200, 10, torch.Generator().manual_seed(0), batch_size=64)
+    assert (x == 3).any()
+    assert torch.equal(x, pad_after_eos(x, 3, 0))

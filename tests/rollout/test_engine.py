@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from seqgan.discriminators.cnn import CNNDiscriminator
+from seqgan.generators import pad_after_eos
 from seqgan.generators.lstm import LSTMGenerator
 from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine, min_token_steps
 from seqgan.rollout.reference import naive_rewards
@@ -155,3 +156,35 @@ def test_bad_arguments():
         RolloutEngine().rewards(policy, torch.zeros(2, 3, dtype=torch.long), weighted_reward, 0)
     with pytest.raises(ValueError, match="batch, length"):
         RolloutEngine().rewards(policy, torch.zeros(3, dtype=torch.long), weighted_reward, 2)
+
+
+def test_variable_length_rollouts_pad_after_eos_and_match_exact_expectation():
+    torch.manual_seed(5)
+    policy = LSTMGenerator(3, 4, 4, init_std=1.0, eos_token=2, pad_token=0).eval()
+    tokens = torch.tensor([[0, 2, 0, 0], [1, 1, 2, 0], [1, 0, 1, 1]])  # ended early, ended late, no end
+    seen = []
+
+    def recording_reward(seq):
+        seen.append(seq.clone())
+        return weighted_reward(seq)
+
+    N = 4000
+    q = RolloutEngine().rewards(policy, tokens, recording_reward, N, rng=torch.Generator().manual_seed(0))
+    rows = torch.cat(seen)
+    assert torch.equal(rows, pad_after_eos(rows, 2, 0))  # nothing but padding after an EOS
+    assert (rows[:, 1:] == 2).any()  # and rollouts did produce EOS
+    exact = exact_q(policy, tokens, lambda s: weighted_reward(pad_after_eos(s, 2, 0)))
+    assert (q - exact).abs().max().item() < 5 / N ** 0.5
+    # a prefix that already ended has only one completion: its reward is exact
+    torch.testing.assert_close(q[0, 1:], weighted_reward(tokens[:1]).expand(3), rtol=0, atol=1e-6)
+
+
+def test_variable_length_deterministic_policy_equals_slow_loop():
+    torch.manual_seed(6)
+    policy = SharpLSTM(5, 8, 8, init_std=1.0, eos_token=1, pad_token=0).eval()
+    with torch.no_grad():
+        policy.output.bias[1] += 2.0  # make EOS the argmax in some states
+    tokens = pad_after_eos(torch.randint(0, 5, (6, 7)), 1, 0)
+    q = RolloutEngine().rewards(policy, tokens, weighted_reward, 2)
+    ref, _ = naive_rewards(policy, tokens, weighted_reward, 2)
+    torch.testing.assert_close(q, ref, rtol=0, atol=1e-6)
