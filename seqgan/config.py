@@ -30,12 +30,15 @@ def _field_types(cls: type) -> dict[str, Any]:
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     """Convert a JSON/CLI value to the field's declared type, or raise ConfigError naming the field."""
     origin = typing.get_origin(kind)
+    original = value
     try:
         if origin is tuple:
             (item_kind, *_rest) = typing.get_args(kind)
             if isinstance(value, str):
-                value = [v for v in value.split(",") if v.strip()]
-            return tuple(item_kind(v) for v in value)
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif not isinstance(value, (list, tuple)):
+                raise ValueError(value)
+            return tuple(_coerce(name, item_kind, v) for v in value)
         if origin in (typing.Union, types.UnionType):  # Optional[X]
             if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
                 return None
@@ -49,27 +52,47 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)  # JSON true/false is not a number (int(True) would silently give 1)
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
+        if kind is str and not isinstance(value, str):
+            raise ValueError(value)  # str([1]) would silently give "[1]"
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"config field '{name}': cannot read {value!r} as {getattr(kind, '__name__', kind)}") from None
+        raise ConfigError(f"config field '{name}': cannot read {original!r} as {_kind_name(kind)}") from None
 
 
-def from_dict(cls: type, values: dict[str, Any], *, base: Any = None) -> Any:
-    """Build ``cls`` from ``values`` on top of ``base`` (or the defaults); unknown keys are an error."""
+def _kind_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return f"a comma-separated list of {_kind_name(typing.get_args(kind)[0])}"
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return " or ".join(_kind_name(a) for a in typing.get_args(kind))
+    return {int: "int", float: "float", bool: "bool (true/false)", str: "str", type(None): "none"}.get(
+        kind, getattr(kind, "__name__", str(kind)))
+
+
+def _apply(cls: type, values: dict[str, Any], base: Any) -> Any:
+    """``base`` with ``values`` coerced and substituted; unknown keys are an error; no validation."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
     kinds = _field_types(cls)
     coerced = {k: _coerce(k, kinds[k], v) for k, v in values.items()}
-    base = base if base is not None else cls()
-    cfg = dataclasses.replace(base, **coerced)
+    return dataclasses.replace(base if base is not None else cls(), **coerced)
+
+
+def _validated(cfg: Any) -> Any:
     validate = getattr(cfg, "validate", None)
     if validate is not None:
         validate()
     return cfg
+
+
+def from_dict(cls: type, values: dict[str, Any], *, base: Any = None) -> Any:
+    """Build ``cls`` from ``values`` on top of ``base`` (or the defaults); unknown keys are an error."""
+    return _validated(_apply(cls, values, base))
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -86,8 +109,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {p} not found; pass a JSON file of field: value pairs")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid JSON (not UTF-8 text: {e.reason})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
         raise ConfigError(f"config file {p} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a JSON object of field: value pairs")
@@ -114,13 +143,21 @@ def flag_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build(cls: type, presets: dict[str, dict[str, Any]], preset: str | None, file: str | None,
-          flags: dict[str, Any]) -> Any:
-    """Defaults < preset < config file < command-line flags."""
-    cfg = cls()
+          flags: dict[str, Any], *, base: Any = None) -> Any:
+    """Defaults (or ``base``) < preset < config file < command-line flags.
+
+    The layers are merged first and validated once at the end, so a constraint between two fields (e.g. equal
+    lengths of two lists) may be satisfied by different layers.
+    """
+    cfg = base if base is not None else cls()
     if preset is not None:
         if preset not in presets:
             raise ConfigError(f"unknown preset '{preset}'; known presets: {', '.join(sorted(presets))}")
-        cfg = from_dict(cls, presets[preset], base=cfg)
+        cfg = _apply(cls, presets[preset], cfg)
     if file is not None:
-        cfg = from_dict(cls, read_config_file(file), base=cfg)
-    return from_dict(cls, flags, base=cfg)
+        try:
+            cfg = _apply(cls, read_config_file(file), cfg)
+        except ConfigError as e:
+            msg = str(e)
+            raise ConfigError(msg if msg.startswith("config file") else f"config file {file}: {msg}") from None
+    return _validated(_apply(cls, flags, cfg))

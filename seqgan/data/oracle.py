@@ -21,7 +21,10 @@ from seqgan.generators.lstm import LSTMGenerator
 
 ORACLE_VOCAB, ORACLE_EMB, ORACLE_HIDDEN, ORACLE_LEN, ORACLE_START = 5000, 32, 32, 20, 0
 ARRAY_NAMES = ("emb", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog", "Wc", "Uc", "bc", "Wo", "bo")
+_GATE = [(ORACLE_EMB, ORACLE_HIDDEN), (ORACLE_HIDDEN, ORACLE_HIDDEN), (ORACLE_HIDDEN,)]
+ARRAY_SHAPES = tuple([(ORACLE_VOCAB, ORACLE_EMB)] + _GATE * 4 + [(ORACLE_HIDDEN, ORACLE_VOCAB), (ORACLE_VOCAB,)])
 ORACLE_DIR = "seqgan-oracle-lstm"
+PUBLISHED_PREFIX = "published SeqGAN oracle from "  # how OracleSource.description starts for the published one
 # sha256 from the corpus PROVENANCE.md; a file that differs is refused rather than silently used.
 SHA256 = {
     "target_params.npz": "4b7076e744d926c08c3b2c2eed0e08083db9275faff8474179ac6f593f8ad2ff",
@@ -40,6 +43,14 @@ class OracleSource:
     description: str  # where the parameters came from, for logs and the user
 
 
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """What protocol-2 pickles written by Python 3 use to rebuild ``bytes`` (the array data): only latin-1."""
+    if not (isinstance(text, str) and isinstance(encoding, str)
+            and encoding.lower().replace("_", "-") in ("latin1", "latin-1")):
+        raise pickle.UnpicklingError(f"refusing codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Admits numpy's ndarray reconstruction and nothing else, so a pickle cannot run code."""
 
@@ -48,6 +59,10 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         ("numpy", "dtype"): np.dtype,
         ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
         ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("_codecs", "encode"): _latin1_encode,
+        # protocol 5 (pickle.HIGHEST_PROTOCOL): numpy rebuilds an array with frombuffer(data, dtype).reshape
+        ("numpy.core.numeric", "_frombuffer"): np.zeros(1, np.float32).__reduce_ex__(5)[0],
+        ("numpy._core.numeric", "_frombuffer"): np.zeros(1, np.float32).__reduce_ex__(5)[0],
     }
 
     def find_class(self, module: str, name: str):
@@ -62,6 +77,8 @@ def load_arrays_from_pickle(path: Path) -> list[np.ndarray]:
     arrays = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     if not isinstance(arrays, list) or not all(isinstance(a, np.ndarray) for a in arrays):
         raise OracleFileError(f"{path}: expected a list of numpy arrays")
+    if any(not np.issubdtype(a.dtype, np.floating) for a in arrays):
+        raise OracleFileError(f"{path}: expected floating-point arrays, got {sorted({str(a.dtype) for a in arrays})}")
     return arrays
 
 
@@ -91,11 +108,15 @@ def find_oracle_arrays(data_dir: Path | None) -> tuple[list[np.ndarray] | None, 
 
 
 def oracle_from_arrays(arrays: list[np.ndarray]) -> LSTMGenerator:
+    """The oracle LSTM from the 15 arrays in the published order (``ARRAY_NAMES``, shapes ``ARRAY_SHAPES``)."""
+    if len(arrays) != len(ARRAY_NAMES):
+        raise OracleFileError(f"expected {len(ARRAY_NAMES)} oracle arrays ({', '.join(ARRAY_NAMES)}), got {len(arrays)}")
+    wrong = [f"{n} {tuple(np.shape(a))} (expected {s})" for n, a, s in zip(ARRAY_NAMES, arrays, ARRAY_SHAPES)
+             if tuple(np.shape(a)) != s]
+    if wrong:
+        raise OracleFileError(f"oracle arrays of the wrong shape: {'; '.join(wrong)}")
     emb, Wi, Ui, bi, Wf, Uf, bf, Wog, Uog, bog, Wc, Uc, bc, Wo, bo = (torch.from_numpy(np.asarray(a, np.float32))
                                                                       for a in arrays)
-    if tuple(emb.shape) != (ORACLE_VOCAB, ORACLE_EMB) or tuple(Wo.shape) != (ORACLE_HIDDEN, ORACLE_VOCAB):
-        raise OracleFileError(f"oracle arrays have shapes emb {tuple(emb.shape)}, Wo {tuple(Wo.shape)}; "
-                              f"expected ({ORACLE_VOCAB}, {ORACLE_EMB}) and ({ORACLE_HIDDEN}, {ORACLE_VOCAB})")
     model = LSTMGenerator(ORACLE_VOCAB, ORACLE_EMB, ORACLE_HIDDEN, start_token=ORACLE_START, init_std=None)
     with torch.no_grad():
         model.embedding.weight.copy_(emb)
@@ -111,15 +132,13 @@ def oracle_from_arrays(arrays: list[np.ndarray]) -> LSTMGenerator:
 def random_oracle(seed: int) -> LSTMGenerator:
     """Same shapes and N(0,1) initialisation as the published oracle, drawn from ``seed``."""
     g = torch.Generator().manual_seed(seed)
-    shapes = [(ORACLE_VOCAB, ORACLE_EMB)] + [(ORACLE_EMB, ORACLE_HIDDEN), (ORACLE_HIDDEN, ORACLE_HIDDEN),
-                                             (ORACLE_HIDDEN,)] * 4 + [(ORACLE_HIDDEN, ORACLE_VOCAB), (ORACLE_VOCAB,)]
-    return oracle_from_arrays([torch.randn(s, generator=g).numpy() for s in shapes])
+    return oracle_from_arrays([torch.randn(s, generator=g).numpy() for s in ARRAY_SHAPES])
 
 
 def load_oracle(data_dir: Path | None, seed: int = 0) -> tuple[LSTMGenerator, OracleSource]:
     arrays, where = find_oracle_arrays(data_dir)
     if arrays is not None:
-        return oracle_from_arrays(arrays), OracleSource(True, f"published SeqGAN oracle from {where}")
+        return oracle_from_arrays(arrays), OracleSource(True, f"{PUBLISHED_PREFIX}{where}")
     return random_oracle(seed), OracleSource(
         False, f"published oracle not found ({where}); using a seeded random oracle (seed {seed}) with the same "
                "N(0,1) initialisation: NLL-oracle numbers are NOT comparable to the paper's. Set SEQGAN_DATA to a "

@@ -33,6 +33,11 @@ class CNNDiscriminator(nn.Module):
         super().__init__()
         if len(filter_sizes) != len(num_filters):
             raise ValueError(f"{len(filter_sizes)} filter sizes but {len(num_filters)} filter counts")
+        if not filter_sizes:
+            raise ValueError("the discriminator needs at least one filter width")
+        if min(filter_sizes) < 1 or min(num_filters) < 1:
+            raise ValueError(f"filter widths and counts must be >= 1, got widths {tuple(filter_sizes)} and counts "
+                             f"{tuple(num_filters)}")
         self.vocab_size = vocab_size
         self.pad_token = pad_token
         self.filter_sizes = tuple(filter_sizes)

@@ -5,23 +5,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqgan.generators import teacher_forced_logits
+from seqgan.generators import real_token_mask, teacher_forced_logits
 from seqgan.losses import mle
 
 
 @torch.no_grad()
 def sequence_nll(model, tokens: Tensor, batch_size: int = 64) -> float:
-    """Mean per-token negative log-likelihood of (N, T) ``tokens`` under ``model``, teacher-forced, in nats."""
+    """Mean per-token negative log-likelihood of (N, T) ``tokens`` under ``model``, teacher-forced, in nats.
+
+    For a variable-length model (with an ``eos_token``) the mean runs over real tokens: up to and including
+    each row's EOS, never the padding after it.
+    """
     if tokens.numel() == 0:
         raise ValueError("sequence_nll needs at least one sequence")
     was_training = getattr(model, "training", False)
     if was_training:
         model.eval()
     try:
-        total = 0.0
+        total, count = 0.0, 0
+        eos = getattr(model, "eos_token", None)
         for chunk in tokens.split(batch_size):
-            total += mle(teacher_forced_logits(model, chunk), chunk).item() * chunk.numel()
-        return total / tokens.numel()
+            mask = real_token_mask(chunk, eos)
+            n = int(mask.sum())
+            total += mle(teacher_forced_logits(model, chunk), chunk, mask).item() * n
+            count += n
+        return total / count
     finally:
         if was_training:
             model.train()

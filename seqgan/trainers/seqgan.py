@@ -16,7 +16,7 @@ from seqgan.checkpoint import load_module_state
 from seqgan.config import ConfigError, option
 from seqgan.data.corpus import Corpus, load_corpus
 from seqgan.discriminators.cnn import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
-from seqgan.generators import teacher_forced_logits
+from seqgan.generators import real_token_mask, teacher_forced_logits
 from seqgan.generators.lstm import LSTMGenerator
 from seqgan.metrics.nll import sequence_nll
 from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
@@ -71,6 +71,14 @@ class SeqGANConfig:
         if len(self.dis_filter_sizes) != len(self.dis_num_filters):
             raise ConfigError(f"dis_filter_sizes has {len(self.dis_filter_sizes)} entries but dis_num_filters has "
                               f"{len(self.dis_num_filters)}")
+        if not self.dis_filter_sizes:
+            raise ConfigError("dis_filter_sizes is empty: the discriminator needs at least one filter width")
+        for name in ["dis_filter_sizes", "dis_num_filters"]:
+            if min(getattr(self, name)) < 1:
+                raise ConfigError(f"every entry of {name} must be >= 1, got {list(getattr(self, name))}")
+        for name in ["gen_lr", "dis_lr"]:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"config field '{name}' must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.dis_dropout < 1.0:
             raise ConfigError(f"dis_dropout must be in [0, 1), got {self.dis_dropout}")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
@@ -133,10 +141,14 @@ class SeqGANTrainer(Trainer):
         total, count = 0.0, 0
         for idx in self._batches(len(self.train_data)):
             batch = self.train_data[idx]
-            loss = losses.mle(teacher_forced_logits(self.generator, batch), batch)
+            loss = losses.mle(teacher_forced_logits(self.generator, batch), batch, self._real_tokens(batch))
             self._generator_step(self.mle_opt, loss)
             total, count = total + loss.item() * len(idx), count + len(idx)
         return {"mle_loss": total / count}
+
+    def _real_tokens(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        eos = self.generator.eos_token
+        return None if eos is None else real_token_mask(tokens, eos)
 
     def _generator_step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -181,7 +193,9 @@ class SeqGANTrainer(Trainer):
             rewards = self.engine.rewards(self.rollout.model, samples, DiscriminatorReward(self.discriminator),
                                           c.rollouts, rng=self.rng)
             self.generator.train()
-            loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards)
+            # rewards only on real tokens: up to and including EOS, never on the padding after it
+            loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards,
+                                          self._real_tokens(samples))
             self._generator_step(self.pg_opt, loss)
             logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item()}
         self.rollout.update(self.generator)
