@@ -5,12 +5,12 @@ Layout: {"format": "seqgan-checkpoint", "version": 1, "algorithm": str, "config"
 """
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from seqgan.atomic import atomic_write
 
 FORMAT = "seqgan-checkpoint"
 VERSION = 1
@@ -35,44 +35,8 @@ def save(path: str | Path, payload: dict[str, Any]) -> Path:
     clash = [k for k in RESERVED if k in payload]
     if clash:
         raise ValueError(f"checkpoint payload may not set {', '.join(clash)}: they are written by seqgan.checkpoint")
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "version": VERSION, **payload}
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise FileExistsError(f"could not create a temporary file next to {path}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort elsewhere."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return atomic_write(path, lambda f: torch.save(data, f))
 
 
 def load(path: str | Path, *, algorithm: str | None = None, map_location: str | torch.device = "cpu") -> dict:
