@@ -18,6 +18,7 @@ from typing import Any, Callable
 import torch
 
 from seqgan import checkpoint
+from seqgan.checkpoint import CheckpointError
 from seqgan.config import to_dict
 from seqgan.logging import RunLogger
 
@@ -42,6 +43,14 @@ class Phase:
 
 class Trainer(ABC):
     algorithm: str = ""
+    STATE_KEYS: tuple[str, ...] = ()  # what state_dict() holds; a checkpoint lacking any of them is refused
+
+    @classmethod
+    def check_state(cls, state: dict) -> None:
+        missing = [k for k in cls.STATE_KEYS if k not in state]
+        if missing:
+            raise CheckpointError(f"the checkpoint's trainer state lacks {', '.join(missing)}; it is incomplete or "
+                                  "was written by another version of seqgan")
 
     def __init__(self, config: Any):
         self.config = config

@@ -8,17 +8,20 @@ rounds, Adam 0.01 (G, clip 5.0) and 1e-4 (D), D dropout 0.25 and L2 0.2, rollout
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
 from seqgan import losses
 from seqgan.checkpoint import load_module_state
 from seqgan.config import ConfigError, option
-from seqgan.data.corpus import Corpus, load_corpus
+from seqgan.data.corpus import Corpus, check_same_corpus, load_corpus
+from seqgan.data.text import LEVELS, LONG_LINES, decode_rows
 from seqgan.discriminators.cnn import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
 from seqgan.generators import real_token_mask, teacher_forced_logits
 from seqgan.generators.lstm import LSTMGenerator
 from seqgan.metrics.nll import sequence_nll
+from seqgan.metrics.text import References, text_report
 from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
 from seqgan.rollout.policy import DelayedPolicy
 from seqgan.trainers.loop import Phase, Trainer
@@ -26,15 +29,20 @@ from seqgan.trainers.loop import Phase, Trainer
 
 @dataclass(frozen=True)
 class SeqGANConfig:
-    corpus: str = option("oracle", "corpus name (see `seqgan corpora`)")
+    corpus: str = option("oracle", "oracle, a registry corpus (see `seqgan corpora`) or path/to/train.txt[,test.txt]")
     seed: int = option(88, "seed of model initialisation, sampling and shuffling")
     data_seed: int = option(0, "seed of the synthetic oracle corpus (fixed so that runs compare on the same data)")
     device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ...")
     out_dir: str = option("runs/seqgan", "where metrics.jsonl and last.pt go")
-    seq_len: int = option(20, "sequence length T")
-    n_train: int = option(10_000, "training sequences sampled from the oracle")
-    n_test: int = option(10_000, "held-out sequences for NLL-test")
-    n_eval_samples: int = option(10_000, "generated sequences scored by the oracle for NLL-oracle")
+    seq_len: int = option(20, "oracle: sequence length T (text corpora: max_len + 1)")
+    n_train: int = option(10_000, "oracle: training sequences sampled from it")
+    n_test: int = option(10_000, "oracle: held-out sequences for NLL-test")
+    max_len: Optional[int] = option(None, "text: most tokens per line (default: the corpus manifest's, for your "
+                                          "own files the longest training line)")
+    long_lines: str = option("truncate", "text: lines longer than max_len: truncate, drop or error")
+    max_vocab: Optional[int] = option(None, "text: vocabulary size cap, the 4 special tokens included")
+    level: Optional[str] = option(None, "text: word, char or bpe (default: the corpus manifest's, else word)")
+    n_eval_samples: int = option(10_000, "generated sequences per evaluation (NLL-oracle; BLEU and Self-BLEU)")
     batch_size: int = option(64, "generator and discriminator batch size")
     gen_emb: int = option(32, "generator embedding size")
     gen_hidden: int = option(32, "generator LSTM hidden size")
@@ -79,6 +87,14 @@ class SeqGANConfig:
         for name in ["gen_lr", "dis_lr"]:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"config field '{name}' must be > 0, got {getattr(self, name)}")
+        if self.long_lines not in LONG_LINES:
+            raise ConfigError(f"long_lines must be one of {', '.join(LONG_LINES)}, got {self.long_lines!r}")
+        if self.level is not None and self.level not in LEVELS:
+            raise ConfigError(f"level must be one of {', '.join(LEVELS)}, got {self.level!r}")
+        if self.max_len is not None and self.max_len < 1:
+            raise ConfigError(f"config field 'max_len' must be >= 1, got {self.max_len}")
+        if self.max_vocab is not None and self.max_vocab <= 4:
+            raise ConfigError(f"config field 'max_vocab' must be above 4 (the special tokens), got {self.max_vocab}")
         if not 0.0 <= self.dis_dropout < 1.0:
             raise ConfigError(f"dis_dropout must be in [0, 1), got {self.dis_dropout}")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
@@ -108,14 +124,18 @@ class SeqGANTrainer(Trainer):
         self.device = torch.device(c.device)
         torch.manual_seed(c.seed)  # model initialisation and dropout
         self.corpus = corpus or load_corpus(c.corpus, seq_len=c.seq_len, n_train=c.n_train, n_test=c.n_test,
-                                            data_seed=c.data_seed)
+                                            data_seed=c.data_seed, max_len=c.max_len, long_lines=c.long_lines,
+                                            max_vocab=c.max_vocab, level=c.level)
+        self.seq_len = self.corpus.seq_len
         self.train_data = self.corpus.train.to(self.device)
-        self.test_data = self.corpus.test.to(self.device)
+        self.test_data = self.corpus.test.to(self.device) if self.corpus.test is not None else None
         self.oracle = self.corpus.oracle.to(self.device) if self.corpus.oracle is not None else None
-        V = self.corpus.vocab_size
-        self.generator = LSTMGenerator(V, c.gen_emb, c.gen_hidden, start_token=self.corpus.start_token).to(self.device)
+        self._references: References | None = None  # BLEU references, indexed at the first evaluation
+        V, pad = self.corpus.vocab_size, self.corpus.pad_token
+        self.generator = LSTMGenerator(V, c.gen_emb, c.gen_hidden, start_token=self.corpus.start_token,
+                                       eos_token=self.corpus.eos_token, pad_token=pad).to(self.device)
         self.discriminator = CNNDiscriminator(V, c.dis_emb, c.dis_filter_sizes, c.dis_num_filters,
-                                              c.dis_dropout).to(self.device)
+                                              c.dis_dropout, pad_token=pad).to(self.device)
         self.rollout = DelayedPolicy(self.generator, c.rollout_update_rate)
         self.engine = RolloutEngine(reward_chunk=c.reward_chunk)
         # Two generator optimisers, as in the paper's code: one for MLE, a fresh one for policy gradient.
@@ -161,7 +181,7 @@ class SeqGANTrainer(Trainer):
     def _d_round(self) -> dict[str, float]:
         """Fresh negatives from the generator, as many positives, ``d_epochs`` epochs of BCE + L2."""
         c = self.config
-        negatives = self.engine.sample(self.generator, c.d_samples, c.seq_len, rng=self.rng, chunk=512)
+        negatives = self.engine.sample(self.generator, c.d_samples, self.seq_len, rng=self.rng, chunk=512)
         pick = torch.randperm(len(self.train_data), generator=self.data_rng)[: c.d_samples].to(self.device)
         data = torch.cat([self.train_data[pick], negatives])
         labels = torch.cat([torch.ones(len(pick), device=self.device), torch.zeros(len(negatives), device=self.device)])
@@ -189,7 +209,7 @@ class SeqGANTrainer(Trainer):
             self.rollout.reset(self.generator)  # G_beta starts as the pretrained generator
         logs: dict[str, float] = {}
         for _ in range(c.adv_g_steps):
-            samples = self.engine.sample(self.generator, c.batch_size, c.seq_len, rng=self.rng)
+            samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
             rewards = self.engine.rewards(self.rollout.model, samples, DiscriminatorReward(self.discriminator),
                                           c.rollouts, rng=self.rng)
             self.generator.train()
@@ -206,16 +226,29 @@ class SeqGANTrainer(Trainer):
     # --- evaluation and sampling ---------------------------------------------------------------------------
     def sample(self, n: int, temperature: float = 1.0, rng: torch.Generator | None = None) -> torch.Tensor:
         self.generator.eval()
-        return self.engine.sample(self.generator, n, self.config.seq_len, rng=rng, temperature=temperature,
-                                  chunk=512)
+        return self.engine.sample(self.generator, n, self.seq_len, rng=rng, temperature=temperature, chunk=512)
+
+    def sample_text(self, n: int, temperature: float = 1.0, rng: torch.Generator | None = None) -> list[str]:
+        """``n`` generated lines as text (text corpora), or as space-separated token ids (the oracle)."""
+        rows = self.sample(n, temperature, rng)
+        if self.corpus.vocab is None:
+            return [" ".join(map(str, row)) for row in rows.tolist()]
+        return decode_rows(self.corpus.vocab, rows)
 
     def evaluate(self) -> dict[str, float]:
         c = self.config
         # A private, freshly seeded stream: evaluating more or less often never changes training.
         rng = torch.Generator(self.device).manual_seed(c.seed + 3)
-        out = {"nll_test": sequence_nll(self.generator, self.test_data)}
+        out = {}
+        if self.test_data is not None:
+            out["nll_test"] = sequence_nll(self.generator, self.test_data)
         if self.oracle is not None:
             out["nll_oracle"] = sequence_nll(self.oracle, self.sample(c.n_eval_samples, rng=rng))
+        elif self.corpus.references:
+            if self._references is None:
+                self._references = References(self.corpus.references)
+            report = text_report(self.sample_text(c.n_eval_samples, rng=rng), self._references)
+            out.update({k: v for k, v in report.items() if not k.startswith("n_")})
         self.generator.train()
         return out
 
@@ -224,9 +257,14 @@ class SeqGANTrainer(Trainer):
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
                 "rollout": self.rollout.state_dict(), "mle_opt": self.mle_opt.state_dict(),
                 "pg_opt": self.pg_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
-                "rng": self.rng.get_state(), "data_rng": self.data_rng.get_state()}
+                "rng": self.rng.get_state(), "data_rng": self.data_rng.get_state(),
+                "corpus": self.corpus.metadata()}
+
+    STATE_KEYS = ("generator", "discriminator", "rollout", "mle_opt", "pg_opt", "d_opt", "rng", "data_rng", "corpus")
 
     def load_state_dict(self, state: dict) -> None:
+        self.check_state(state)
+        check_same_corpus(state["corpus"], self.corpus)
         load_module_state(self.generator, state["generator"], "generator")
         load_module_state(self.discriminator, state["discriminator"], "discriminator")
         load_module_state(self.rollout.model, state["rollout"], "rollout policy")
