@@ -121,3 +121,16 @@ def test_sweep_refuses_the_oracle(tmp_path, capsys):
                         "--d-pretrain-rounds", "0"]) == 0
     code, _, err = run(capsys, "sweep", tmp_path / "o" / "last.pt")
     assert_user_error(code, err, "text corpus")
+
+
+def test_training_reports_what_max_len_did(text_run, tmp_path, capsys):
+    code, out, err = run(capsys, "train", "seqgan", "--preset", "tiny", "--corpus", text_run["spec"], "--max-len",
+                         "5", "--mle-epochs", "1", "--d-pretrain-rounds", "0", "--adv-epochs", "0",
+                         "--n-eval-samples", "10", "--out-dir", tmp_path / "o")
+    assert code == 0, err
+    longest = max(len(line.split()) for line in open(text_run["spec"].split(",")[0]))
+    assert f"train 160 lines (longest {longest} tokens, 160 truncated" in err and "max_len 5" in err
+    code, out, err = run(capsys, "train", "seqgan", "--preset", "tiny", "--quiet", "--corpus", text_run["spec"],
+                         "--max-len", "5", "--long-lines", "error", "--out-dir", tmp_path / "e")
+    assert_user_error(code, err, "train.txt", "line 1", "max_len=5")
+    assert not (tmp_path / "e" / "last.pt").exists()

@@ -401,3 +401,16 @@ def decode_rows(vocab: Vocab, tensor: Tensor) -> list[str]:
     if tensor.dim() != 2:
         raise ValueError(f"expected an (N, T) tensor of token ids, got shape {tuple(tensor.shape)}")
     return [vocab.decode_text(row) for row in tensor.tolist()]
+
+
+def describe_stats(stats: dict) -> str:
+    """One line for the user: per split the rows kept and what max_len did to the rest; the vocabulary."""
+    parts = []
+    for split in ("train", "valid", "test"):
+        st = stats.get(split)
+        if st:
+            cut = f", {st['truncated']} truncated" if st["truncated"] else ""
+            cut += f", {st['dropped']} dropped" if st["dropped"] else ""
+            parts.append(f"{split} {st['rows']} lines (longest {st['max_tokens']} tokens{cut}, UNK {st['unk_rate']:.1%})")
+    return (f"{'; '.join(parts)}; {stats['level']} level ({stats['tokenizer']}), vocabulary {stats['vocab_size']}, "
+            f"max_len {stats['max_len']} ({stats['long_lines']} longer lines)")
