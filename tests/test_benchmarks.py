@@ -32,3 +32,21 @@ def test_oracle_benchmark_tiny(tmp_path):
     for key in ("nll_oracle_mle", "nll_oracle_adv", "wall_s", "device"):
         assert key in r
     assert r["nll_oracle_mle"] > 0 and r["curve"][-1]["phase"] == "adversarial"
+
+
+def test_text_quality_benchmark_tiny(data_dir, tmp_path):
+    out = tmp_path / "t.json"
+    run("text_quality.py", "--preset", "tiny", "--corpora", "obama_speeches", "--quiet", "--json", str(out),
+        "--out-dir", str(tmp_path / "runs"), "--sweep", str(tmp_path / "sweep"))
+    r = json.loads(out.read_text())
+    assert r["device"] and r["git"] and len(r["runs"]) == 1
+    run_ = r["runs"][0]
+    assert run_["preset"] == "tiny" and run_["max_len"] == 40 and run_["n_references"] == 291
+    for row in ("mle", "seqgan"):
+        assert set(run_[row]) == {"nll_test", *(f"bleu{n}" for n in range(2, 6)), *(f"self_bleu{n}" for n in range(2, 6))}
+        assert all(0 <= run_[row][f"bleu{n}"] <= 1 for n in range(2, 6))
+    # the MLE row is the last evaluation of the MLE phase, the SeqGAN row the final one
+    mle_evals = [c for c in run_["curve"] if c["phase"] == "mle"]
+    assert run_["mle"]["bleu4"] == mle_evals[-1]["bleu4"] and run_["seqgan"]["bleu4"] == run_["curve"][-1]["bleu4"]
+    sweep = json.loads((tmp_path / "sweep" / "sweep_obama_speeches.json").read_text())
+    assert len(sweep["points"]) == 5

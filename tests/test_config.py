@@ -153,7 +153,7 @@ def test_build_on_a_base():
 def test_unknown_preset():
     with pytest.raises(ConfigError) as e:
         build(SeqGANConfig, PRESETS, "huge", None, {})
-    assert "'huge'" in str(e.value) and "cpu-small, paper, tiny" in str(e.value)
+    assert "'huge'" in str(e.value) and "cpu-small, cpu-text, paper, tiny" in str(e.value)
 
 
 def test_config_file_missing(tmp_path):

@@ -107,6 +107,10 @@ PRESETS = {
     "cpu-small": dict(mle_epochs=40, d_pretrain_rounds=10, d_epochs=2, d_samples=2_000, adv_epochs=40,
                       adv_d_rounds=1, dis_num_filters=(25, 50, 50, 50, 50, 25, 25, 25, 25, 25, 40, 40),
                       n_eval_samples=5_000, n_test=5_000, eval_every=5, checkpoint_every=5),
+    # Text corpora on a 2-core CPU (benchmarks/text_quality.py): the cpu-small discriminator, shorter schedules.
+    "cpu-text": dict(mle_epochs=25, d_pretrain_rounds=5, d_epochs=2, d_samples=2_000, adv_epochs=15, adv_d_rounds=1,
+                     dis_num_filters=(25, 50, 50, 50, 50, 25, 25, 25, 25, 25, 40, 40), n_eval_samples=2_000,
+                     eval_every=5, checkpoint_every=5),
     # Seconds on a CPU: tests and smoke runs.
     "tiny": dict(seq_len=8, n_train=256, n_test=128, n_eval_samples=128, batch_size=32, gen_emb=8, gen_hidden=8,
                  dis_emb=8, dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4), mle_epochs=2,
