@@ -134,6 +134,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f"{f.metadata.get('help', '')} (default: {shown})"
         kind = kinds[f.name]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # Optional[X]: show X
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
         metavar = "A,B,..." if typing.get_origin(kind) is tuple else getattr(kind, "__name__", "VALUE").upper()
         group.add_argument(flag, dest=f"cfg_{f.name}", default=None, help=help_text, metavar=metavar)
 

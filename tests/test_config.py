@@ -206,3 +206,5 @@ def test_flags_are_generated_from_fields():
     for f in dataclasses.fields(SeqGANConfig):
         assert "--" + f.name.replace("_", "-") in text
     assert "(default: 1,2,3,4,5,6,7,8,9,10,15,20)" in " ".join(text.split())
+    # an Optional field shows the type it takes, not "OPTIONAL"
+    assert "--max-len INT" in text and "--level STR" in text and "OPTIONAL" not in text
