@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqgan.trainers import seqgan as _seqgan
+from seqgan.trainers import maligan as _maligan
+from seqgan.trainers import pgbleu as _pgbleu
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class Algorithm:
 
 ALGORITHMS = {
     "seqgan": Algorithm("seqgan", _seqgan.SeqGANConfig, _seqgan.SeqGANTrainer, _seqgan.PRESETS),
+    "maligan": Algorithm("maligan", _maligan.MaliGANConfig, _maligan.MaliGANTrainer, _maligan.PRESETS),
+    "pgbleu": Algorithm("pgbleu", _pgbleu.PGBLEUConfig, _pgbleu.PGBLEUTrainer, _pgbleu.PRESETS),
 }
 
 
