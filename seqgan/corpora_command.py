@@ -142,6 +142,9 @@ def _corpora_info(args: argparse.Namespace) -> int:
             elif frac is not None and split == "test":
                 note = f" (the last {frac:.0%} of its non-blank lines)"
             out.append(f"{'':<16}{split}: {file}{note}")
+    elif m.kind == "music":
+        out.append(_indented("splits", "fixed train/test split of the pieces, see preprocessing; loaded by "
+                                       "seqgan.music.dataset.load_music_corpus"))
     else:
         out.append(f"{'splits:':<16}none: training and held-out sequences are sampled from the oracle LSTM")
     state, exists = _corpus_presence(m, root)

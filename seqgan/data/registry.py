@@ -17,6 +17,11 @@ Text manifests (``"kind": "text"``) add:
                          int(f * n) non-blank lines the test split
     stats                measured counts, for reference: lines, max_tokens per split, vocab_size
 
+Music manifests (``"kind": "music"``) add ``music``: an object whose ``format`` says how
+``seqgan.music.dataset`` reads the corpus ("midi": a folder of MIDI files, given by ``pattern``, ``count`` and
+``listing_sha256``, since ``files`` lists a checksummed sample only; "satb-json": one JSON file of voices per step);
+the music loader validates the rest of the object.
+
 A manifest without ``kind`` and without ``level`` (``seqgan-oracle-lstm.json``) describes the synthetic ``oracle``
 corpus: it is listed and checked like the others and loaded by ``seqgan.data.corpus.load_corpus``.
 """
@@ -36,6 +41,8 @@ from seqgan.data.corpus import DATA_ENV, CorpusError, data_dir
 MANIFEST_DIR = Path(__file__).resolve().parents[2] / "corpora"
 COMMON_FIELDS = ("name", "folder", "description", "citation", "license", "source", "files", "preprocessing")
 TEXT_FIELDS = ("train", "test", "level", "tokenizer", "lowercase", "max_len")
+MUSIC_FIELDS = ("music",)
+MUSIC_FORMATS = ("midi", "satb-json")
 LEVEL_TOKENIZERS = {"word": ("nltk", "whitespace"), "char": ("char",)}
 PATH_HINT = "pass --corpus path/to/train.txt[,path/to/test.txt]"
 
@@ -52,7 +59,7 @@ class CorpusManifest:
     source: str
     files: Mapping[str, str]          # relative path -> sha256
     preprocessing: str
-    kind: str                         # "text" or "oracle"
+    kind: str                         # "text", "music" or "oracle"
     train: str | None = None
     test: str | None = None
     valid: str | None = None
@@ -61,6 +68,7 @@ class CorpusManifest:
     lowercase: bool = False
     max_len: int | None = None
     split: Mapping[str, float] | None = None
+    music: Mapping[str, object] | None = None     # kind "music" only: how seqgan.music.dataset reads it
     manifest_path: Path | None = None
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
@@ -94,9 +102,9 @@ def parse_manifest(data: object, path: Path) -> CorpusManifest:
     if not isinstance(data, dict):
         raise _manifest_error(path, "expected a JSON object")
     kind = data.get("kind", "text" if "level" in data else "oracle")
-    if kind not in ("text", "oracle"):
-        raise _manifest_error(path, f"unknown kind {kind!r} (expected 'text' or 'oracle')")
-    required = COMMON_FIELDS + (TEXT_FIELDS if kind == "text" else ())
+    if kind not in ("text", "music", "oracle"):
+        raise _manifest_error(path, f"unknown kind {kind!r} (expected 'text', 'music' or 'oracle')")
+    required = COMMON_FIELDS + {"text": TEXT_FIELDS, "music": MUSIC_FIELDS}.get(kind, ())
     missing = [f for f in required if f not in data]
     if missing:
         raise _manifest_error(path, f"missing fields: {', '.join(missing)}")
@@ -109,6 +117,12 @@ def parse_manifest(data: object, path: Path) -> CorpusManifest:
             for k, v in files.items())):
         raise _manifest_error(path, "'files' must map file names to lower-case hex sha256 digests")
     extra: dict[str, object] = {}
+    if kind == "music":
+        music = data["music"]
+        if not (isinstance(music, dict) and music.get("format") in MUSIC_FORMATS):
+            raise _manifest_error(path, f"'music' must be an object whose 'format' is one of "
+                                        f"{', '.join(MUSIC_FORMATS)}")
+        extra = dict(music=MappingProxyType(dict(music)))
     if kind == "text":
         level, tokenizer = data["level"], data["tokenizer"]
         if level not in LEVEL_TOKENIZERS:

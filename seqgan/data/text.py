@@ -182,8 +182,9 @@ def read_corpus_lines(name: str, split: str = "test", *, root: Path | str | None
 def _text_manifest(name: str) -> CorpusManifest:
     manifest = get_manifest(name)
     if manifest.kind != "text":
-        raise CorpusError(f"corpus '{name}' is not a text corpus ({manifest.kind}); load it with "
-                          "seqgan.data.corpus.load_corpus")
+        loader = ("seqgan.music.dataset.load_music_corpus" if manifest.kind == "music"
+                  else "seqgan.data.corpus.load_corpus")
+        raise CorpusError(f"corpus '{name}' is not a text corpus ({manifest.kind}); load it with {loader}")
     return manifest
 
 

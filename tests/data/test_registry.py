@@ -13,7 +13,7 @@ TEXT_CORPORA = ("chinese_poems", "emnlp_news", "image_coco", "imdb40", "obama_sp
 
 def test_every_manifest_loads_with_all_fields():
     names = registry.list_corpora()
-    assert set(names) == set(TEXT_CORPORA) | {"oracle"} and names == sorted(names)
+    assert set(names) == set(TEXT_CORPORA) | {"oracle", "nottingham", "jsb_chorales"} and names == sorted(names)
     for name in TEXT_CORPORA:
         m = registry.get_manifest(name)
         raw = json.loads((MANIFEST_DIR / f"{name}.json").read_text(encoding="utf-8"))
@@ -24,6 +24,7 @@ def test_every_manifest_loads_with_all_fields():
         assert set(m.splits.values()) <= set(m.files)
         assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in m.files.values())
     assert registry.get_manifest("oracle").kind == "oracle"
+    assert registry.get_manifest("nottingham").kind == registry.get_manifest("jsb_chorales").kind == "music"
     assert registry.get_manifest("emnlp_news").train is None
     assert registry.get_manifest("ptb").valid == "ptb.valid.txt"
     assert registry.get_manifest("texygen_poems").split == {"test_last_fraction": 0.1}
@@ -31,7 +32,8 @@ def test_every_manifest_loads_with_all_fields():
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(CorpusError, match="unknown corpus 'coco'; known corpora: chinese_poems, emnlp_news, "
-                                          "image_coco, imdb40, obama_speeches, oracle, ptb, texygen_poems"):
+                                          "image_coco, imdb40, jsb_chorales, nottingham, obama_speeches, oracle, "
+                                          "ptb, texygen_poems"):
         registry.get_manifest("coco")
     assert issubclass(CorpusError, ValueError)
 
