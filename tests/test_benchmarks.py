@@ -50,3 +50,14 @@ def test_text_quality_benchmark_tiny(data_dir, tmp_path):
     assert run_["mle"]["bleu4"] == mle_evals[-1]["bleu4"] and run_["seqgan"]["bleu4"] == run_["curve"][-1]["bleu4"]
     sweep = json.loads((tmp_path / "sweep" / "sweep_obama_speeches.json").read_text())
     assert len(sweep["points"]) == 5
+
+
+def test_music_data_benchmark_counts(data_dir, tmp_path):
+    out = tmp_path / "m.json"
+    run("music_data.py", "--json", str(out))
+    rows = {(r["corpus"], r["bars"]): r for r in json.loads(out.read_text())["runs"]}
+    assert set(rows) == {("nottingham", 2), ("nottingham", 16), ("jsb_chorales", 2), ("jsb_chorales", 16)}
+    nott = rows[("nottingham", 2)]
+    # every file is either used, skipped with a reason, or counted as giving no window
+    assert nott["pieces_train"] + nott["pieces_test"] + sum(nott["skipped"].values()) + nott["no_windows"] == nott["files"]
+    assert rows[("nottingham", 16)]["windows_train"] < nott["windows_train"]
