@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from seqgan import checkpoint, config, corpora_command
+from seqgan import audio_command, checkpoint, config, corpora_command
+from seqgan import music_command
 from seqgan.atomic import atomic_write_text
 from seqgan.checkpoint import CheckpointError
 from seqgan.config import ConfigError
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                     "(default %(default)s)")
 
     corpora_command.add_parser(sub)
+    audio_command.add_parser(sub)
+    music_command.add_parser(sub)
     return p
 
 
@@ -137,7 +140,8 @@ def _load_trainer(path: str, *, with_data: bool = True):
     algo = ALGORITHMS.get(payload["algorithm"])
     if algo is None:
         raise CheckpointError(f"{path} was written by algorithm '{payload['algorithm']}', which this seqgan "
-                              f"does not know ({', '.join(sorted(ALGORITHMS))})")
+                              f"does not know ({', '.join(sorted(ALGORITHMS))}); audio and music checkpoints "
+                              "are used through `seqgan audio ...` and `seqgan music ...`")
     try:
         cfg = config.from_dict(algo.config, payload["config"])
     except ConfigError as e:
@@ -285,7 +289,8 @@ def _write_atomic(path: Path, text: str) -> None:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "sweep": _sweep, "corpora": corpora_command.run}
+COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "sweep": _sweep, "corpora": corpora_command.run,
+            "audio": audio_command.run, "music": music_command.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,94 @@
+"""MusicVAE reconstruction accuracy, flat vs hierarchical decoder, 2 and 16 bars, beside the paper's table.
+
+    python benchmarks/music.py [--corpus nottingham] [--bars 2,16] [--decoders flat,hierarchical]
+                               [--steps-2 400] [--steps-16 120] [--threads 1] [--json OUT]
+
+Each run trains a MusicVAE (sizes of ``MusicVAEConfig``'s CPU defaults unless given: emb 32, encoder 128 x 2
+directions, z 64, conductor 128, decoder 128, batch 64, lr 1e-3, beta 0.2 after a linear warm-up over 1/4 of the
+steps, free bits 48, transposition augmentation, no scheduled sampling) for a fixed number of steps with one seed,
+then evaluates on ``--eval-windows`` held-out windows (evenly spaced) of the corpus's fixed test split:
+    teacher-forced accuracy: argmax of the teacher-forced logits from z = mu equals the input step;
+    sampled accuracy: the greedy decode of z = mu through the rollout engine equals the input step.
+These are REDUCED CPU runs (minutes, not the paper's GPU days on 1.5M files), so compare orders and margins only.
+
+Paper (Roberts et al. 2018, Table 1, as transcribed in issue 5; its own 1.5M-file corpus): 16-bar melody
+teacher-forced 0.883 flat vs 0.919 hierarchical, sampled 0.620 vs 0.812; 2-bar melody 0.986 / 0.951 (read here as
+teacher-forced / sampled of the paper's 2-bar model, which has a flat decoder).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from _common import stamp, write_json
+from seqgan.music.train import MusicVAEConfig, MusicVAETrainer, load_corpus
+
+PAPER = {("16", "flat"): (0.883, 0.620), ("16", "hierarchical"): (0.919, 0.812), ("2", "flat"): (0.986, 0.951)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--corpus", default="nottingham")
+    p.add_argument("--bars", default="2,16")
+    p.add_argument("--decoders", default="flat,hierarchical")
+    p.add_argument("--steps-2", type=int, default=400, help="training steps of the 2-bar runs")
+    p.add_argument("--steps-16", type=int, default=120, help="training steps of the 16-bar runs")
+    p.add_argument("--hidden", type=int, default=128, help="encoder, conductor and decoder LSTM units")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--eval-windows", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--json", metavar="OUT")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    runs = []
+    corpora = {}
+    for bars in [int(b) for b in args.bars.split(",")]:
+        steps = args.steps_2 if bars == 2 else args.steps_16
+        for decoder in args.decoders.split(","):
+            cfg = MusicVAEConfig(bars=bars, decoder=decoder, corpus=args.corpus, enc_hidden=args.hidden,
+                                 conductor_hidden=args.hidden, dec_hidden=args.hidden, batch_size=args.batch_size,
+                                 steps=steps, kl_anneal_steps=max(1, steps // 4), eval_windows=args.eval_windows,
+                                 seed=args.seed, device=args.device)
+            if bars not in corpora:
+                corpora[bars] = load_corpus(cfg)
+            trainer = MusicVAETrainer(cfg, corpora[bars])
+            t0 = time.perf_counter()
+            for i in range(steps):
+                logs = trainer.train_step(i)
+            train_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ev = trainer.evaluate()
+            paper = PAPER.get((str(bars), decoder))
+            runs.append({"bars": bars, "decoder": decoder, "steps": steps, "train_seconds": round(train_s, 1),
+                         "eval_seconds": round(time.perf_counter() - t0, 1), "final_train_loss": logs["loss"],
+                         "acc_teacher_forced": ev["acc_teacher_forced"], "acc_sampled": ev["acc_sampled"],
+                         "test_recon_nats": ev["recon"], "test_kl_nats": ev["kl"],
+                         "eval_windows": int(ev["eval_windows"]),
+                         "train_windows": len(corpora[bars].train),
+                         "paper_teacher_forced": paper[0] if paper else None,
+                         "paper_sampled": paper[1] if paper else None,
+                         "config": {k: getattr(cfg, k) for k in ("emb_dim", "enc_hidden", "z_dim", "conductor_hidden",
+                                                                 "dec_hidden", "batch_size", "lr", "beta",
+                                                                 "free_bits", "kl_anneal_steps", "transpose")}})
+            r = runs[-1]
+            print(f"{bars:>2} bars {decoder:13} steps {steps:>5}  TF {r['acc_teacher_forced']:.3f}  "
+                  f"sampled {r['acc_sampled']:.3f}  ({r['train_seconds']:.0f} s train)", flush=True)
+    print()
+    print(f"{'bars':>4} {'decoder':13}{'steps':>6}{'TF (ours)':>11}{'TF (paper)':>12}{'sampled (ours)':>16}"
+          f"{'sampled (paper)':>17}")
+    for r in runs:
+        pt = f"{r['paper_teacher_forced']:.3f}" if r["paper_teacher_forced"] is not None else "-"
+        ps = f"{r['paper_sampled']:.3f}" if r["paper_sampled"] is not None else "-"
+        print(f"{r['bars']:>4} {r['decoder']:13}{r['steps']:>6}{r['acc_teacher_forced']:>11.3f}{pt:>12}"
+              f"{r['acc_sampled']:>16.3f}{ps:>17}")
+    write_json(args.json, {"corpus": args.corpus, "protocol": __doc__.split("\n\n")[2].strip(), "runs": runs,
+                           "reduced_cpu_sizes": args.device == "cpu", **stamp(args.device)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""`seqgan music train|sample|interpolate|reconstruct`: the MusicVAE from the command line.
+
+    seqgan music train --bars 16 --decoder hierarchical --out-dir runs/mel16
+    seqgan music sample runs/mel16/last.pt -n 8 --out samples/
+    seqgan music interpolate runs/mel16/last.pt a.mid b.mid --steps 8 --out interp/
+    seqgan music reconstruct runs/mel16/last.pt tune.mid --out recon/
+
+Every MIDI file written gets a piano-roll PNG beside it (same name, .png). Input MIDI files are read with the corpus
+rules of ``seqgan.music.dataset`` (4/4, 2/2 and 2/4 kept; windows start on bar lines); the FIRST usable window of the
+checkpoint's length is used. Bad input (missing or corrupt MIDI, no usable window) is one line and exit status 2,
+checked before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from seqgan import checkpoint, config
+from seqgan.checkpoint import CheckpointError
+from seqgan.config import ConfigError
+from seqgan.logging import RunLogger
+from seqgan.music.dataset import midi_windows
+from seqgan.music.melody import STEPS_PER_BAR, events_to_midi
+from seqgan.music.midi import MidiReadError, read_midi
+from seqgan.music.train import ALGORITHM, PRESETS, MusicVAEConfig, MusicVAETrainer, build_model
+from seqgan.music.vae import slerp
+from seqgan.trainers.loop import LAST, RunExistsError, fit
+
+
+class MusicInputError(Exception):
+    """Bad input the user can fix; printed as one line, exit status 2."""
+
+
+def add_parser(sub) -> None:
+    m = sub.add_parser("music", help="MusicVAE over melodies: train, sample, interpolate, reconstruct (MIDI + PNG)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmds = m.add_subparsers(dest="music_command", required=True, metavar="SUBCOMMAND")
+
+    t = cmds.add_parser("train", help="train a MusicVAE (flat or hierarchical, 2 or 16 bars)",
+                        description=sys.modules[MusicVAETrainer.__module__].__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--preset", choices=sorted(PRESETS), help="tiny: seconds, for tests; cpu-small: the defaults; "
+                   "paper: the paper's sizes (GPU)")
+    t.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
+    config.add_flags(t, MusicVAEConfig)
+
+    s = cmds.add_parser("sample", help="decode z ~ N(0, I) into MIDI files (+ piano rolls)")
+    s.add_argument("checkpoint")
+    s.add_argument("-n", type=int, default=8, help="number of melodies (default 8)")
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", metavar="DIR", default="samples", help="output folder (default %(default)s)")
+
+    i = cmds.add_parser("interpolate", help="spherical interpolation in z between two MIDI files")
+    i.add_argument("checkpoint")
+    i.add_argument("a", metavar="A.mid")
+    i.add_argument("b", metavar="B.mid")
+    i.add_argument("--steps", type=int, default=8, help="melodies from A to B, both ends included (default 8)")
+    i.add_argument("--out", metavar="DIR", default="interpolation", help="output folder (default %(default)s)")
+
+    r = cmds.add_parser("reconstruct", help="encode a MIDI file's first window and decode it (greedy)")
+    r.add_argument("checkpoint")
+    r.add_argument("midi", metavar="IN.mid")
+    r.add_argument("--out", metavar="DIR", default="reconstruction", help="output folder (default %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return {"train": _train, "sample": _sample, "interpolate": _interpolate,
+                "reconstruct": _reconstruct}[args.music_command](args)
+    except (MusicInputError, MidiReadError) as e:
+        print(f"seqgan: error: {e}", file=sys.stderr)
+        return 2
+
+
+# ---- train ---------------------------------------------------------------------------------------------------------
+
+def _train(args: argparse.Namespace) -> int:
+    flags = config.flag_values(args)
+    if args.resume:
+        out_dir = Path(flags.get("out_dir") or config.build(MusicVAEConfig, PRESETS, args.preset, args.config,
+                                                            flags).out_dir)
+        if not (out_dir / LAST).exists():
+            raise MusicInputError(f"nothing to resume in {out_dir}: it holds no {LAST}; drop --resume")
+        saved = config.from_dict(MusicVAEConfig, checkpoint.load(out_dir / LAST, algorithm=ALGORITHM)["config"])
+        given = config.build(MusicVAEConfig, PRESETS, args.preset, args.config, flags, base=saved)
+        old, new = config.to_dict(saved), config.to_dict(given)
+        changed = [f"{k} (saved {old[k]}, given {new[k]})" for k in old if k != "out_dir" and new[k] != old[k]]
+        if changed:
+            raise MusicInputError(f"--resume continues {out_dir} with its saved configuration; these settings "
+                                  f"differ: {', '.join(changed)}. Drop them or start a new --out-dir")
+        cfg = dataclasses.replace(saved, out_dir=str(out_dir))
+    else:
+        cfg = config.build(MusicVAEConfig, PRESETS, args.preset, args.config, flags)
+        if (Path(cfg.out_dir) / LAST).exists():
+            raise RunExistsError(f"{cfg.out_dir} already holds a run ({Path(cfg.out_dir) / LAST}); pass --resume "
+                                 "to continue it, or choose another --out-dir")
+    if torch.device(cfg.device).type == "cuda" and not torch.cuda.is_available():
+        raise MusicInputError(f"--device {cfg.device}: CUDA is not available on this machine; use --device cpu")
+    logger = RunLogger(cfg.out_dir, console=not args.quiet)
+    trainer = MusicVAETrainer(cfg)
+    s = trainer.corpus.stats
+    logger.message(f"data: {cfg.corpus}, {cfg.bars} bars: {len(trainer.corpus.train)} train / "
+                   f"{len(trainer.corpus.test)} test windows from {s.get('files_used', '?')} pieces")
+    if len(trainer.corpus.test) == 0:
+        logger.message("warning: the held-out split is empty (too few files?); no accuracy will be reported")
+    result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
+    logger.close()
+    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
+    return 0
+
+
+# ---- shared helpers ------------------------------------------------------------------------------------------------
+
+def load_model(path: str):
+    """(model in eval mode on CPU, config) from a music_vae checkpoint."""
+    payload = checkpoint.load(path, algorithm=ALGORITHM)
+    try:
+        cfg = config.from_dict(MusicVAEConfig, payload["config"])
+    except ConfigError as e:
+        raise CheckpointError(f"{path} holds a configuration this seqgan cannot use: {e}") from None
+    cfg = dataclasses.replace(cfg, device="cpu")
+    model = build_model(cfg)
+    state = payload["state"].get("model")
+    checkpoint.load_module_state(model, state, f"music VAE in {path}")
+    model.eval()
+    return model, cfg
+
+
+def _first_window(path: str, bars: int) -> torch.Tensor:
+    """(1, bars * 16) classes: the first usable window of a MIDI file, or a one-line error."""
+    p = Path(path)
+    if not p.is_file():
+        raise MusicInputError(f"{path}: no such MIDI file")
+    midi = read_midi(p)                                   # MidiReadError names the file
+    piece = midi_windows(midi, bars, name=p.name)
+    if piece.skipped or not piece.windows:
+        why = piece.detail if piece.skipped else ("no stretch in 4/4, 2/2 or 2/4 long enough, or every window is "
+                                                  "mostly rest")
+        raise MusicInputError(f"{path}: no usable {bars}-bar window ({bars * STEPS_PER_BAR} sixteenth steps): "
+                              f"{why}")
+    return torch.tensor([piece.windows[0]], dtype=torch.long)
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise MusicInputError(f"--out {out} is a file; give a folder to write MIDI and PNG files into")
+    return out
+
+
+def _write(out: Path, name: str, events, title: str) -> list[Path]:
+    """name.mid and name.png in ``out``."""
+    from seqgan.music.plot import save_piano_roll
+
+    mid = events_to_midi(out / f"{name}.mid", [int(e) for e in events])
+    png = save_piano_roll(events, out / f"{name}.png", title=title)
+    return [mid, png]
+
+
+def _report(files: list[Path]) -> None:
+    for f in files:
+        print(f)
+
+
+# ---- sample / interpolate / reconstruct ------------------------------------------------------------------------
+
+def _sample(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise MusicInputError(f"-n must be >= 1, got {args.n}")
+    if not args.temperature > 0:
+        raise MusicInputError(f"--temperature must be > 0, got {args.temperature}")
+    model, cfg = load_model(args.checkpoint)
+    out = _out_dir(args.out)
+    rng = torch.Generator().manual_seed(args.seed)
+    z = torch.randn(args.n, model.z_dim, generator=rng)
+    rows = model.decode(z, greedy=False, temperature=args.temperature, rng=rng)
+    files = []
+    for k, row in enumerate(rows):
+        files += _write(out, f"sample_{k:03d}", row.tolist(),
+                        f"sample {k} ({cfg.decoder}, {cfg.bars} bars, seed {args.seed}, T={args.temperature:g})")
+    _report(files)
+    return 0
+
+
+def _interpolate(args: argparse.Namespace) -> int:
+    if args.steps < 2:
+        raise MusicInputError(f"--steps must be >= 2 (both ends are included), got {args.steps}")
+    model, cfg = load_model(args.checkpoint)
+    a = _first_window(args.a, cfg.bars)
+    b = _first_window(args.b, cfg.bars)
+    out = _out_dir(args.out)
+    with torch.no_grad():
+        mu_a, _ = model.encode(a)
+        mu_b, _ = model.encode(b)
+        zs = torch.cat([slerp(mu_a, mu_b, k / (args.steps - 1)) for k in range(args.steps)])
+        rows = model.decode(zs, greedy=True)
+    files = []
+    for k, row in enumerate(rows):
+        files += _write(out, f"interp_{k:02d}", row.tolist(),
+                        f"{Path(args.a).name} -> {Path(args.b).name}: step {k} of {args.steps - 1}")
+    _report(files)
+    return 0
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    model, cfg = load_model(args.checkpoint)
+    x = _first_window(args.midi, cfg.bars)
+    out = _out_dir(args.out)
+    with torch.no_grad():
+        mu, _ = model.encode(x)
+        rec = model.decode(mu, greedy=True)
+    acc = (rec == x).float().mean().item()
+    stem = Path(args.midi).stem
+    files = _write(out, f"{stem}_input", x[0].tolist(), f"{Path(args.midi).name}: first {cfg.bars}-bar window")
+    files += _write(out, f"{stem}_reconstruction", rec[0].tolist(),
+                    f"reconstruction (greedy from mu): {acc:.3f} of steps equal")
+    _report(files)
+    print(f"accuracy\t{acc:.4f}")
+    return 0
