@@ -67,17 +67,17 @@ def run_corpus(name: str, args: argparse.Namespace) -> dict:
               "published": PUBLISHED[name], "config": to_dict(cfg),
               "curve": [{k: r[k] for k in ["phase", "global_step"] + METRICS} for r in evals]}
     if args.sweep:
-        result["sweep"] = sweep(trainer, Path(args.sweep), name, args.seed)
+        result["sweep"] = sweep(trainer, Path(args.sweep), name, args.seed, args.sweep_n)
     return result
 
 
-def sweep(trainer: SeqGANTrainer, folder: Path, name: str, seed: int) -> str:
+def sweep(trainer: SeqGANTrainer, folder: Path, name: str, seed: int, n: int) -> str:
     def sample_lines(n: int, temperature: float, s: int) -> list[str]:
         return trainer.sample_text(n, temperature, torch.Generator(trainer.device).manual_seed(s))
 
-    result = temperature_sweep(sample_lines, trainer.corpus.references, n=2_000, seed=seed)
+    result = temperature_sweep(sample_lines, trainer.corpus.references, n=n, seed=seed)
     write_sweep_json(result, folder / f"sweep_{name}.json")
-    plot_sweep(result, folder / f"sweep_{name}.png", title=f"SeqGAN on {name}: temperature sweep (2,000 samples)")
+    plot_sweep(result, folder / f"sweep_{name}.png", title=f"SeqGAN on {name}: temperature sweep ({n:,} samples)")
     return str(folder / f"sweep_{name}.json")
 
 
@@ -121,6 +121,7 @@ def main() -> None:
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--plot", metavar="PNG", help="BLEU-4 and Self-BLEU-4 during training (needs matplotlib)")
     p.add_argument("--sweep", metavar="DIR", help="also write a temperature sweep of each final model to DIR")
+    p.add_argument("--sweep-n", type=int, default=2_000, help="samples per temperature (default %(default)s)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
     names = [n for n in args.corpora.split(",") if n]
