@@ -37,7 +37,7 @@ def test_oracle_benchmark_tiny(tmp_path):
 def test_text_quality_benchmark_tiny(data_dir, tmp_path):
     out = tmp_path / "t.json"
     run("text_quality.py", "--preset", "tiny", "--corpora", "obama_speeches", "--quiet", "--json", str(out),
-        "--out-dir", str(tmp_path / "runs"), "--sweep", str(tmp_path / "sweep"))
+        "--out-dir", str(tmp_path / "runs"), "--sweep", str(tmp_path / "sweep"), "--sweep-n", "50")
     r = json.loads(out.read_text())
     assert r["device"] and r["git"] and len(r["runs"]) == 1
     run_ = r["runs"][0]
@@ -61,3 +61,14 @@ def test_music_data_benchmark_counts(data_dir, tmp_path):
     # every file is either used, skipped with a reason, or counted as giving no window
     assert nott["pieces_train"] + nott["pieces_test"] + sum(nott["skipped"].values()) + nott["no_windows"] == nott["files"]
     assert rows[("nottingham", 16)]["windows_train"] < nott["windows_train"]
+
+
+def test_rollout_benchmark_transformer_tiny(tmp_path):
+    out = tmp_path / "t.json"
+    run("rollout.py", "--generator", "transformer", "--d-model", "16", "--batch", "4", "--length", "6",
+        "--rollouts", "3", "--vocab", "50", "--repeats", "1", "--json", str(out))
+    r = json.loads(out.read_text())
+    for key in ("engine_s", "recompute_s", "ratio", "token_steps", "device", "gather_s"):
+        assert key in r
+    assert r["token_steps"] == r["recompute_token_steps"] == r["min_token_steps"] == 4 * 3 * 6 * 5 // 2
+    assert r["ratio"] > 0 and r["generator"] == "transformer" and r["config"]["d_model"] == 16

@@ -41,3 +41,42 @@ def naive_rewards(policy, tokens: Tensor, reward_fn, num_rollouts: int, rng: tor
     q[:, : T - 1] /= num_rollouts
     q[:, T - 1] = reward_fn(tokens).reshape(-1).float()
     return q, sampled
+
+
+class RecomputePrefix:
+    """A policy without a cache: its state is the tokens read so far, and every ``hidden`` call re-runs the model's
+    full causal pass over the whole prefix (``model.causal_hidden`` when it has one, else ``hidden`` from the
+    initial state) and keeps the last outputs. What a KV cache saves; the baseline of ``benchmarks/rollout.py
+    --generator transformer``. Same outputs as the wrapped model's cached path (up to float rounding)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.start_token, self.vocab_size = model.start_token, model.vocab_size
+        self.eos_token = getattr(model, "eos_token", None)
+        self.pad_token = getattr(model, "pad_token", 0)
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def initial_state(self, batch_size: int, context: Tensor | None = None) -> Tensor:
+        del context
+        return torch.empty(batch_size, 0, dtype=torch.long, device=next(self.model.parameters()).device)
+
+    def hidden(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        prefix = torch.cat([state, tokens], dim=1)
+        full = getattr(self.model, "causal_hidden", None)
+        if full is not None:
+            out = full(prefix)
+        else:
+            out, _ = self.model.hidden(prefix, self.model.initial_state(prefix.shape[0]))
+        return out[:, -tokens.shape[1]:], prefix
+
+    def project(self, outputs: Tensor) -> Tensor:
+        return self.model.project(outputs)
+
+    def step(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        out, state = self.hidden(tokens, state)
+        return self.project(out), state
+
+    def select(self, state: Tensor, index: Tensor) -> Tensor:
+        return state.index_select(0, index)

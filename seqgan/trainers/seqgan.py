@@ -19,7 +19,7 @@ from seqgan.data.corpus import Corpus, check_same_corpus, load_corpus
 from seqgan.data.text import LEVELS, LONG_LINES, decode_rows
 from seqgan.discriminators.cnn import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
 from seqgan.generators import real_token_mask, teacher_forced_logits
-from seqgan.generators.lstm import LSTMGenerator
+from seqgan.generators.factory import build_generator, generator_config_error
 from seqgan.metrics.nll import sequence_nll
 from seqgan.metrics.text import References, text_report
 from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
@@ -44,6 +44,8 @@ class SeqGANConfig:
     level: Optional[str] = option(None, "text: word, char or bpe (default: the corpus manifest's, else word)")
     n_eval_samples: int = option(10_000, "generated sequences per evaluation (NLL-oracle; BLEU and Self-BLEU)")
     batch_size: int = option(64, "generator and discriminator batch size")
+    generator: str = option("lstm", "generator: lstm or transformer (transformer: gen_emb is d_model, a multiple "
+                                    "of 4 heads; gen_hidden the feed-forward width; 2 layers; max_len = seq_len)")
     gen_emb: int = option(32, "generator embedding size")
     gen_hidden: int = option(32, "generator LSTM hidden size")
     gen_lr: float = option(0.01, "generator Adam learning rate (MLE and adversarial)")
@@ -99,6 +101,9 @@ class SeqGANConfig:
             raise ConfigError(f"dis_dropout must be in [0, 1), got {self.dis_dropout}")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
             raise ConfigError(f"rollout_update_rate must be in [0, 1], got {self.rollout_update_rate}")
+        error = generator_config_error(self.generator, self.gen_emb)
+        if error:
+            raise ConfigError(error)
 
 
 PRESETS = {
@@ -136,8 +141,7 @@ class SeqGANTrainer(Trainer):
         self.oracle = self.corpus.oracle.to(self.device) if self.corpus.oracle is not None else None
         self._references: References | None = None  # BLEU references, indexed at the first evaluation
         V, pad = self.corpus.vocab_size, self.corpus.pad_token
-        self.generator = LSTMGenerator(V, c.gen_emb, c.gen_hidden, start_token=self.corpus.start_token,
-                                       eos_token=self.corpus.eos_token, pad_token=pad).to(self.device)
+        self.generator = build_generator(c, self.corpus).to(self.device)
         self.discriminator = CNNDiscriminator(V, c.dis_emb, c.dis_filter_sizes, c.dis_num_filters,
                                               c.dis_dropout, pad_token=pad).to(self.device)
         self.rollout = DelayedPolicy(self.generator, c.rollout_update_rate)

@@ -10,12 +10,13 @@ from seqgan import checkpoint, losses
 from seqgan.cli import main
 from seqgan.config import ConfigError, build, from_dict
 from seqgan.trainers import ALGORITHMS
-from seqgan.trainers.loop import LAST, fit
+from seqgan.trainers.loop import LAST
 from seqgan.trainers.maligan import (PRESETS, MaliGANConfig, MaliGANTrainer, maligan_loss, maligan_weights,
                                      sequence_log_probs)
 
 # short runs: one MLE epoch, one D-pretraining round, two adversarial epochs, small evaluations
 FAST = dict(mle_epochs=1, adv_epochs=2, n_eval_samples=32, n_test=64)
+from tests.trainers.common import assert_resume_equals_uninterrupted, changed, snapshot
 
 
 def tiny(**overrides):
@@ -70,14 +71,6 @@ def test_config_and_registration():
         from_dict(MaliGANConfig, {"d_clamp": 0.5})
 
 
-def snapshot(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def changed(before, module):
-    return [k for k, v in module.state_dict().items() if not torch.equal(v, before[k])]
-
-
 def test_each_phase_updates_what_it_should():
     tr = MaliGANTrainer(tiny(adv_d_rounds=0))
     assert [p.name for p in tr.phases()] == ["mle", "d_pretrain", "adversarial"]
@@ -103,30 +96,9 @@ def test_each_phase_updates_what_it_should():
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
-    full = MaliGANTrainer(tiny())
-    fit(full, tmp_path / "full")
+    assert_resume_equals_uninterrupted(lambda **kw: MaliGANTrainer(tiny(**kw)), tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
     assert [r["phase"] for r in lines if r["kind"] == "train"] == ["mle", "d_pretrain", "adversarial", "adversarial"]
-
-    killed = MaliGANTrainer(tiny())
-    real_step = killed._adversarial_epoch
-
-    def dies_at_second(i):
-        if i == 1:
-            raise KeyboardInterrupt
-        return real_step(i)
-
-    killed._adversarial_epoch = dies_at_second
-    with pytest.raises(KeyboardInterrupt):
-        fit(killed, tmp_path / "resumed")
-    resumed = MaliGANTrainer(tiny(seed=12345))  # state comes from the checkpoint, not the constructor
-    resumed.config = full.config
-    fit(resumed, tmp_path / "resumed", resume=True)
-
-    for name in ("generator", "discriminator"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
 
 
 def test_cli_train_maligan(tmp_path, capsys):

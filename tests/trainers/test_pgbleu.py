@@ -13,11 +13,12 @@ from seqgan.config import ConfigError, build, from_dict
 from seqgan.generators.lstm import LSTMGenerator
 from seqgan.rollout.engine import RolloutEngine
 from seqgan.trainers import ALGORITHMS
-from seqgan.trainers.loop import LAST, fit
+from seqgan.trainers.loop import LAST
 from seqgan.trainers.pgbleu import PRESETS, BleuReward, PGBLEUConfig, PGBLEUTrainer
 
 # short runs: one MLE epoch, two adversarial epochs, small evaluations
 FAST = dict(mle_epochs=1, adv_epochs=2, n_eval_samples=32, n_test=64)
+from tests.trainers.common import assert_resume_equals_uninterrupted, changed, snapshot
 
 
 def tiny(**overrides):
@@ -94,14 +95,6 @@ def test_config_has_no_discriminator_phases_and_checks_bleu_order():
         from_dict(PGBLEUConfig, {"bleu_order": 0})
 
 
-def snapshot(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def changed(before, module):
-    return [k for k, v in module.state_dict().items() if not torch.equal(v, before[k])]
-
-
 def test_only_the_generator_trains():
     tr = PGBLEUTrainer(tiny())
     assert [p.name for p in tr.phases()] == ["mle", "adversarial"]
@@ -118,31 +111,9 @@ def test_only_the_generator_trains():
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
-    full = PGBLEUTrainer(tiny())
-    fit(full, tmp_path / "full")
+    assert_resume_equals_uninterrupted(lambda **kw: PGBLEUTrainer(tiny(**kw)), tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
     assert [r["phase"] for r in lines if r["kind"] == "train"] == ["mle", "adversarial", "adversarial"]
-
-    killed = PGBLEUTrainer(tiny())
-    real_step = killed._adversarial_epoch
-
-    def dies_at_second(i):
-        if i == 1:
-            raise KeyboardInterrupt
-        return real_step(i)
-
-    killed._adversarial_epoch = dies_at_second
-    with pytest.raises(KeyboardInterrupt):
-        fit(killed, tmp_path / "resumed")
-    resumed = PGBLEUTrainer(tiny(seed=12345))  # state comes from the checkpoint, not the constructor
-    resumed.config = full.config
-    fit(resumed, tmp_path / "resumed", resume=True)
-
-    for name in ("generator", "discriminator"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert all(torch.equal(a, b) for a, b in zip(full.rollout.model.parameters(), resumed.rollout.model.parameters()))
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
 
 
 def test_cli_train_pgbleu(tmp_path, capsys):

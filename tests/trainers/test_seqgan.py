@@ -9,18 +9,11 @@ from seqgan import checkpoint
 from seqgan.config import from_dict
 from seqgan.trainers.loop import LAST, NonFiniteLossError, fit
 from seqgan.trainers.seqgan import PRESETS, SeqGANConfig, SeqGANTrainer
+from tests.trainers.common import assert_resume_equals_uninterrupted, changed, snapshot
 
 
 def tiny(**overrides):
     return from_dict(SeqGANConfig, {**PRESETS["tiny"], **overrides})
-
-
-def snapshot(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def changed(before, module):
-    return [k for k, v in module.state_dict().items() if not torch.equal(v, before[k])]
 
 
 def test_each_phase_updates_what_it_should():
@@ -57,29 +50,7 @@ def test_fit_writes_metrics_and_checkpoint(tmp_path):
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
-    full = SeqGANTrainer(tiny())
-    fit(full, tmp_path / "full")
-
-    killed = SeqGANTrainer(tiny())
-    real_step = killed._adversarial_epoch
-
-    def dies_at_second(i):
-        if i == 1:
-            raise KeyboardInterrupt
-        return real_step(i)
-
-    killed._adversarial_epoch = dies_at_second
-    with pytest.raises(KeyboardInterrupt):
-        fit(killed, tmp_path / "resumed")
-    resumed = SeqGANTrainer(tiny(seed=12345))  # state comes from the checkpoint, not the constructor
-    resumed.config = full.config
-    fit(resumed, tmp_path / "resumed", resume=True)
-
-    for name in ("generator", "discriminator"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert all(torch.equal(a, b) for a, b in zip(full.rollout.model.parameters(), resumed.rollout.model.parameters()))
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
+    assert_resume_equals_uninterrupted(lambda **kw: SeqGANTrainer(tiny(**kw)), tmp_path)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
