@@ -7,6 +7,7 @@ from typing import Any
 from seqgan.trainers import seqgan as _seqgan
 from seqgan.trainers import maligan as _maligan
 from seqgan.trainers import pgbleu as _pgbleu
+from seqgan.trainers import rankgan as _rankgan
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ ALGORITHMS = {
     "seqgan": Algorithm("seqgan", _seqgan.SeqGANConfig, _seqgan.SeqGANTrainer, _seqgan.PRESETS),
     "maligan": Algorithm("maligan", _maligan.MaliGANConfig, _maligan.MaliGANTrainer, _maligan.PRESETS),
     "pgbleu": Algorithm("pgbleu", _pgbleu.PGBLEUConfig, _pgbleu.PGBLEUTrainer, _pgbleu.PRESETS),
+    "rankgan": Algorithm("rankgan", _rankgan.RankGANConfig, _rankgan.RankGANTrainer, _rankgan.PRESETS),
 }
 
 

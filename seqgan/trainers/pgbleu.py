@@ -26,9 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqgan import losses
 from seqgan.config import ConfigError, option
-from seqgan.generators import teacher_forced_logits
 from seqgan.metrics.bleu import BleuIndex
 from seqgan.trainers.loop import Phase
 from seqgan.trainers.seqgan import PRESETS as SEQGAN_PRESETS
@@ -100,21 +98,7 @@ class PGBLEUTrainer(SeqGANTrainer):
         return [Phase("mle", c.mle_epochs, self._mle_epoch, c.eval_every),
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
-    def _adversarial_epoch(self, i: int) -> dict[str, float]:
-        """SeqGAN's generator step with BLEU rewards, then the rollout policy update; no discriminator rounds."""
-        c = self.config
-        if i == 0:
-            self.rollout.reset(self.generator)  # G_beta starts as the pretrained generator
-        logs: dict[str, float] = {}
-        for _ in range(c.adv_g_steps):
-            samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
-            rewards = self.engine.rewards(self.rollout.model, samples, self.bleu_reward, c.rollouts, rng=self.rng)
-            self.generator.train()
-            loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards,
-                                          self._real_tokens(samples))
-            self._generator_step(self.pg_opt, loss)
-            # mean_reward: over all prefixes (as SeqGAN logs it); bleu: of the sampled sequences themselves
-            logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item(),
-                    "bleu": rewards[:, -1].mean().item()}
-        self.rollout.update(self.generator)
-        return logs
+    final_reward_name = "bleu"
+
+    def _reward_fn(self):
+        return self.bleu_reward

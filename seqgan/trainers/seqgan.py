@@ -211,6 +211,13 @@ class SeqGANTrainer(Trainer):
     def _d_pretrain_round(self, _: int) -> dict[str, float]:
         return self._d_round()
 
+    # what the rollout completions are scored by, and the log name of the sampled sequences' own mean reward;
+    # PG-BLEU, RankGAN... change only these
+    final_reward_name = "d_of_samples"
+
+    def _reward_fn(self):
+        return DiscriminatorReward(self.discriminator)
+
     def _adversarial_epoch(self, i: int) -> dict[str, float]:
         c = self.config
         if i == 0:
@@ -218,14 +225,15 @@ class SeqGANTrainer(Trainer):
         logs: dict[str, float] = {}
         for _ in range(c.adv_g_steps):
             samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
-            rewards = self.engine.rewards(self.rollout.model, samples, DiscriminatorReward(self.discriminator),
-                                          c.rollouts, rng=self.rng)
+            rewards = self.engine.rewards(self.rollout.model, samples, self._reward_fn(), c.rollouts, rng=self.rng)
             self.generator.train()
             # rewards only on real tokens: up to and including EOS, never on the padding after it
             loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards,
                                           self._real_tokens(samples))
             self._generator_step(self.pg_opt, loss)
-            logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item()}
+            # mean_reward over all prefixes (as the SeqGAN code logs it); the last column: the samples themselves
+            logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item(),
+                    self.final_reward_name: rewards[:, -1].mean().item()}
         self.rollout.update(self.generator)
         for _ in range(c.adv_d_rounds):
             logs.update(self._d_round())
