@@ -142,6 +142,9 @@ def _corpora_info(args: argparse.Namespace) -> int:
             elif frac is not None and split == "test":
                 note = f" (the last {frac:.0%} of its non-blank lines)"
             out.append(f"{'':<16}{split}: {file}{note}")
+    elif m.kind == "audio":
+        out.append(_indented("splits", "recordings 0-4 of each speaker and digit are the test set, 5-49 training "
+                                       "(FSDD's official split); loaded by seqgan.audio.data.load_fsdd"))
     elif m.kind == "music":
         out.append(_indented("splits", "fixed train/test split of the pieces, see preprocessing; loaded by "
                                        "seqgan.music.dataset.load_music_corpus"))

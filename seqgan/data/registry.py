@@ -17,6 +17,9 @@ Text manifests (``"kind": "text"``) add:
                          int(f * n) non-blank lines the test split
     stats                measured counts, for reference: lines, max_tokens per split, vocab_size
 
+Audio manifests (``"kind": "audio"``) add ``audio``: ``{"format": "wav-folder", "pattern", "count",
+"listing_sha256", "sample_rate"}`` (``files`` lists a checksummed sample; ``seqgan.audio.data`` reads the folder).
+
 Music manifests (``"kind": "music"``) add ``music``: an object whose ``format`` says how
 ``seqgan.music.dataset`` reads the corpus ("midi": a folder of MIDI files, given by ``pattern``, ``count`` and
 ``listing_sha256``, since ``files`` lists a checksummed sample only; "satb-json": one JSON file of voices per step);
@@ -42,6 +45,7 @@ MANIFEST_DIR = Path(__file__).resolve().parents[2] / "corpora"
 COMMON_FIELDS = ("name", "folder", "description", "citation", "license", "source", "files", "preprocessing")
 TEXT_FIELDS = ("train", "test", "level", "tokenizer", "lowercase", "max_len")
 MUSIC_FIELDS = ("music",)
+AUDIO_FIELDS = ("audio",)
 MUSIC_FORMATS = ("midi", "satb-json")
 LEVEL_TOKENIZERS = {"word": ("nltk", "whitespace"), "char": ("char",)}
 PATH_HINT = "pass --corpus path/to/train.txt[,path/to/test.txt]"
@@ -102,9 +106,9 @@ def parse_manifest(data: object, path: Path) -> CorpusManifest:
     if not isinstance(data, dict):
         raise _manifest_error(path, "expected a JSON object")
     kind = data.get("kind", "text" if "level" in data else "oracle")
-    if kind not in ("text", "music", "oracle"):
-        raise _manifest_error(path, f"unknown kind {kind!r} (expected 'text', 'music' or 'oracle')")
-    required = COMMON_FIELDS + {"text": TEXT_FIELDS, "music": MUSIC_FIELDS}.get(kind, ())
+    if kind not in ("text", "music", "audio", "oracle"):
+        raise _manifest_error(path, f"unknown kind {kind!r} (expected 'text', 'music', 'audio' or 'oracle')")
+    required = COMMON_FIELDS + {"text": TEXT_FIELDS, "music": MUSIC_FIELDS, "audio": AUDIO_FIELDS}.get(kind, ())
     missing = [f for f in required if f not in data]
     if missing:
         raise _manifest_error(path, f"missing fields: {', '.join(missing)}")
@@ -123,6 +127,8 @@ def parse_manifest(data: object, path: Path) -> CorpusManifest:
             raise _manifest_error(path, f"'music' must be an object whose 'format' is one of "
                                         f"{', '.join(MUSIC_FORMATS)}")
         extra = dict(music=MappingProxyType(dict(music)))
+    if kind == "audio" and not (isinstance(data["audio"], dict) and data["audio"].get("format") == "wav-folder"):
+        raise _manifest_error(path, "'audio' must be an object whose 'format' is wav-folder")
     if kind == "text":
         level, tokenizer = data["level"], data["tokenizer"]
         if level not in LEVEL_TOKENIZERS:

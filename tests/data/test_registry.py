@@ -13,7 +13,7 @@ TEXT_CORPORA = ("chinese_poems", "emnlp_news", "image_coco", "imdb40", "obama_sp
 
 def test_every_manifest_loads_with_all_fields():
     names = registry.list_corpora()
-    assert set(names) == set(TEXT_CORPORA) | {"oracle", "nottingham", "jsb_chorales"} and names == sorted(names)
+    assert set(names) == set(TEXT_CORPORA) | {"oracle", "nottingham", "jsb_chorales", "fsdd"} and names == sorted(names)
     for name in TEXT_CORPORA:
         m = registry.get_manifest(name)
         raw = json.loads((MANIFEST_DIR / f"{name}.json").read_text(encoding="utf-8"))
@@ -25,13 +25,14 @@ def test_every_manifest_loads_with_all_fields():
         assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in m.files.values())
     assert registry.get_manifest("oracle").kind == "oracle"
     assert registry.get_manifest("nottingham").kind == registry.get_manifest("jsb_chorales").kind == "music"
+    assert registry.get_manifest("fsdd").kind == "audio"
     assert registry.get_manifest("emnlp_news").train is None
     assert registry.get_manifest("ptb").valid == "ptb.valid.txt"
     assert registry.get_manifest("texygen_poems").split == {"test_last_fraction": 0.1}
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(CorpusError, match="unknown corpus 'coco'; known corpora: chinese_poems, emnlp_news, "
+    with pytest.raises(CorpusError, match="unknown corpus 'coco'; known corpora: chinese_poems, emnlp_news, fsdd, "
                                           "image_coco, imdb40, jsb_chorales, nottingham, obama_speeches, oracle, "
                                           "ptb, texygen_poems"):
         registry.get_manifest("coco")
@@ -74,6 +75,11 @@ def test_parse_manifest_names_the_file_and_the_problem(tmp_path):
         registry.parse_manifest({**good, "test": "other.txt"}, path)
     with pytest.raises(CorpusError, match="tokenizer for level char"):
         registry.parse_manifest({**good, "level": "char"}, path)
+    audio = json.loads((MANIFEST_DIR / "fsdd.json").read_text(encoding="utf-8"))
+    with pytest.raises(CorpusError, match="missing fields: audio"):
+        registry.parse_manifest({k: v for k, v in audio.items() if k != "audio"}, path)
+    with pytest.raises(CorpusError, match="'audio' must be an object whose 'format' is wav-folder"):
+        registry.parse_manifest({**audio, "audio": {"format": "mp3"}}, path)
     (tmp_path / "a.json").write_text(json.dumps(good))
     (tmp_path / "b.json").write_text(json.dumps(good))
     with pytest.raises(CorpusError, match="also used by"):
