@@ -8,6 +8,7 @@ from seqgan.trainers import seqgan as _seqgan
 from seqgan.trainers import maligan as _maligan
 from seqgan.trainers import pgbleu as _pgbleu
 from seqgan.trainers import rankgan as _rankgan
+from seqgan.trainers import relgan as _relgan
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ ALGORITHMS = {
     "maligan": Algorithm("maligan", _maligan.MaliGANConfig, _maligan.MaliGANTrainer, _maligan.PRESETS),
     "pgbleu": Algorithm("pgbleu", _pgbleu.PGBLEUConfig, _pgbleu.PGBLEUTrainer, _pgbleu.PRESETS),
     "rankgan": Algorithm("rankgan", _rankgan.RankGANConfig, _rankgan.RankGANTrainer, _rankgan.PRESETS),
+    "relgan": Algorithm("relgan", _relgan.RelGANConfig, _relgan.RelGANTrainer, _relgan.PRESETS),
 }
 
 
