@@ -21,7 +21,7 @@ from seqgan.audio.wav import AudioError, write_wav
 from seqgan.checkpoint import CheckpointError
 from seqgan.config import ConfigError
 from seqgan.logging import RunLogger
-from seqgan.trainers.loop import LAST, RunExistsError, fit
+from seqgan.runs import fit_and_report, run_config
 
 
 def add_parser(sub) -> None:
@@ -52,42 +52,11 @@ def add_parser(sub) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     cfg_cls, trainer_cls, presets = ALGORITHMS[args.audio_algorithm]
-    flags = config.flag_values(args)
-    if args.resume:
-        out_dir = Path(flags.get("out_dir") or config.build(cfg_cls, presets, args.preset, args.config,
-                                                            flags).out_dir)
-        if not (out_dir / LAST).exists():
-            raise ConfigError(f"nothing to resume in {out_dir}: it holds no {LAST}; drop --resume to start a new run")
-        saved = config.from_dict(cfg_cls, checkpoint.load(out_dir / LAST, algorithm=args.audio_algorithm)["config"])
-        given = config.build(cfg_cls, presets, args.preset, args.config, flags, base=saved)
-        old, new = config.to_dict(saved), config.to_dict(given)
-        changed = [f"{k} (saved {old[k]}, given {new[k]})" for k in old if k != "out_dir" and new[k] != old[k]]
-        if changed:
-            raise ConfigError(f"--resume continues {out_dir} with its saved configuration; these settings differ "
-                              f"from it: {', '.join(changed)}. Drop them or start a new --out-dir")
-        cfg = dataclasses.replace(saved, out_dir=str(out_dir))
-    else:
-        cfg = config.build(cfg_cls, presets, args.preset, args.config, flags)
-        if (Path(cfg.out_dir) / LAST).exists():
-            raise RunExistsError(f"{cfg.out_dir} already holds a run ({Path(cfg.out_dir) / LAST}); pass --resume "
-                                 "to continue it, or choose another --out-dir")
-    _check_device(cfg.device)
+    cfg = run_config(cfg_cls, presets, args.audio_algorithm, args)
     logger = RunLogger(cfg.out_dir, console=not args.quiet)
     trainer = trainer_cls(cfg)
     logger.message(f"data: {trainer.data.source}: {json.dumps(trainer.data.stats)}")
-    result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
-    logger.close()
-    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
-    return 0
-
-
-def _check_device(name: str) -> None:
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"--device {name!r} is not a torch device; use cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return fit_and_report(trainer, cfg, args, logger)
 
 
 def load_for_sampling(path: str):

@@ -22,14 +22,11 @@ from seqgan.metrics.sweep import plot_sweep, temperature_sweep, write_sweep_json
 from seqgan.metrics.text import PROTOCOL, text_report
 from seqgan.data.oracle import PUBLISHED_PREFIX, OracleFileError
 from seqgan.logging import RunLogger
+from seqgan.runs import UserError, fit_and_report, run_config
 from seqgan.trainers import ALGORITHMS, get_algorithm
-from seqgan.trainers.loop import LAST, NonFiniteLossError, RunExistsError, fit
+from seqgan.trainers.loop import NonFiniteLossError, RunExistsError
 
 USER_ERRORS = (ConfigError, CheckpointError, CorpusError, OracleFileError, NonFiniteLossError, RunExistsError)
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,57 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_device(name: str) -> None:
-    """Refuse a device this machine cannot use before any work is done (torch would fail mid-run)."""
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device {name!r} is not a torch device; use cpu, cuda, cuda:1, ... or mps") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif dev.type == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise UserError(f"--device {name}: MPS is not available on this machine; use --device cpu")
-    elif dev.type != "cpu":
-        raise UserError(f"--device {name}: only cpu, cuda and mps devices are supported")
-
-
 def _train(args: argparse.Namespace) -> int:
     algo = get_algorithm(args.algorithm)
-    flags = config.flag_values(args)
-    if args.resume:
-        out_dir = Path(flags.get("out_dir") or config.build(algo.config, algo.presets, args.preset, args.config,
-                                                            flags).out_dir)
-        if not (out_dir / LAST).exists():
-            raise UserError(f"nothing to resume in {out_dir}: it holds no {LAST}; drop --resume to start a new run")
-        saved = config.from_dict(algo.config, checkpoint.load(out_dir / LAST, algorithm=algo.name)["config"])
-        # What the user says on resume is laid over the saved configuration, so only settings actually given
-        # are compared; out_dir is where the run lives (it may have been moved), not a setting of the run.
-        given = config.build(algo.config, algo.presets, args.preset, args.config, flags, base=saved)
-        old, new = config.to_dict(saved), config.to_dict(given)
-        changed = [f"{k} (saved {old[k]}, given {new[k]})" for k in old if k != "out_dir" and new[k] != old[k]]
-        if changed:
-            raise UserError(f"--resume continues {out_dir} with its saved configuration; these settings differ "
-                            f"from it: {', '.join(changed)}. Drop them or start a new --out-dir")
-        cfg = dataclasses.replace(saved, out_dir=str(out_dir))
-    else:
-        cfg = config.build(algo.config, algo.presets, args.preset, args.config, flags)
-        if (Path(cfg.out_dir) / LAST).exists():  # checked before the (possibly slow) data loading
-            raise RunExistsError(f"{cfg.out_dir} already holds a run ({Path(cfg.out_dir) / LAST}); pass --resume "
-                                 "to continue it, or choose another --out-dir")
-    _check_device(cfg.device)
+    cfg = run_config(algo.config, algo.presets, algo.name, args)
     logger = RunLogger(cfg.out_dir, console=not args.quiet)
     trainer = algo.trainer(cfg)
     logger.message(f"data: {trainer.corpus.source}")
     if trainer.corpus.stats:
         logger.message(f"data: {describe_stats(trainer.corpus.stats)}")
-    result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
-    logger.close()
-    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
-    return 0
+    return fit_and_report(trainer, cfg, args, logger)
 
 
 def _load_trainer(path: str, *, with_data: bool = True):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -29,11 +28,7 @@ from seqgan.music.melody import STEPS_PER_BAR, events_to_midi
 from seqgan.music.midi import MidiReadError, read_midi
 from seqgan.music.train import ALGORITHM, PRESETS, MusicVAEConfig, MusicVAETrainer, build_model
 from seqgan.music.vae import slerp
-from seqgan.trainers.loop import LAST, RunExistsError, fit
-
-
-class MusicInputError(Exception):
-    """Bad input the user can fix; printed as one line, exit status 2."""
+from seqgan.runs import UserError, fit_and_report, run_config
 
 
 def add_parser(sub) -> None:
@@ -75,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return {"train": _train, "sample": _sample, "interpolate": _interpolate,
                 "reconstruct": _reconstruct}[args.music_command](args)
-    except (MusicInputError, MidiReadError) as e:
+    except MidiReadError as e:
         print(f"seqgan: error: {e}", file=sys.stderr)
         return 2
 
@@ -83,27 +78,7 @@ def run(args: argparse.Namespace) -> int:
 # ---- train ---------------------------------------------------------------------------------------------------------
 
 def _train(args: argparse.Namespace) -> int:
-    flags = config.flag_values(args)
-    if args.resume:
-        out_dir = Path(flags.get("out_dir") or config.build(MusicVAEConfig, PRESETS, args.preset, args.config,
-                                                            flags).out_dir)
-        if not (out_dir / LAST).exists():
-            raise MusicInputError(f"nothing to resume in {out_dir}: it holds no {LAST}; drop --resume")
-        saved = config.from_dict(MusicVAEConfig, checkpoint.load(out_dir / LAST, algorithm=ALGORITHM)["config"])
-        given = config.build(MusicVAEConfig, PRESETS, args.preset, args.config, flags, base=saved)
-        old, new = config.to_dict(saved), config.to_dict(given)
-        changed = [f"{k} (saved {old[k]}, given {new[k]})" for k in old if k != "out_dir" and new[k] != old[k]]
-        if changed:
-            raise MusicInputError(f"--resume continues {out_dir} with its saved configuration; these settings "
-                                  f"differ: {', '.join(changed)}. Drop them or start a new --out-dir")
-        cfg = dataclasses.replace(saved, out_dir=str(out_dir))
-    else:
-        cfg = config.build(MusicVAEConfig, PRESETS, args.preset, args.config, flags)
-        if (Path(cfg.out_dir) / LAST).exists():
-            raise RunExistsError(f"{cfg.out_dir} already holds a run ({Path(cfg.out_dir) / LAST}); pass --resume "
-                                 "to continue it, or choose another --out-dir")
-    if torch.device(cfg.device).type == "cuda" and not torch.cuda.is_available():
-        raise MusicInputError(f"--device {cfg.device}: CUDA is not available on this machine; use --device cpu")
+    cfg = run_config(MusicVAEConfig, PRESETS, ALGORITHM, args)
     logger = RunLogger(cfg.out_dir, console=not args.quiet)
     trainer = MusicVAETrainer(cfg)
     s = trainer.corpus.stats
@@ -111,10 +86,7 @@ def _train(args: argparse.Namespace) -> int:
                    f"{len(trainer.corpus.test)} test windows from {s.get('files_used', '?')} pieces")
     if len(trainer.corpus.test) == 0:
         logger.message("warning: the held-out split is empty (too few files?); no accuracy will be reported")
-    result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
-    logger.close()
-    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
-    return 0
+    return fit_and_report(trainer, cfg, args, logger)
 
 
 # ---- shared helpers ------------------------------------------------------------------------------------------------
@@ -138,13 +110,13 @@ def _first_window(path: str, bars: int) -> torch.Tensor:
     """(1, bars * 16) classes: the first usable window of a MIDI file, or a one-line error."""
     p = Path(path)
     if not p.is_file():
-        raise MusicInputError(f"{path}: no such MIDI file")
+        raise UserError(f"{path}: no such MIDI file")
     midi = read_midi(p)                                   # MidiReadError names the file
     piece = midi_windows(midi, bars, name=p.name)
     if piece.skipped or not piece.windows:
         why = piece.detail if piece.skipped else ("no stretch in 4/4, 2/2 or 2/4 long enough, or every window is "
                                                   "mostly rest")
-        raise MusicInputError(f"{path}: no usable {bars}-bar window ({bars * STEPS_PER_BAR} sixteenth steps): "
+        raise UserError(f"{path}: no usable {bars}-bar window ({bars * STEPS_PER_BAR} sixteenth steps): "
                               f"{why}")
     return torch.tensor([piece.windows[0]], dtype=torch.long)
 
@@ -152,7 +124,7 @@ def _first_window(path: str, bars: int) -> torch.Tensor:
 def _out_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise MusicInputError(f"--out {out} is a file; give a folder to write MIDI and PNG files into")
+        raise UserError(f"--out {out} is a file; give a folder to write MIDI and PNG files into")
     return out
 
 
@@ -174,9 +146,9 @@ def _report(files: list[Path]) -> None:
 
 def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
-        raise MusicInputError(f"-n must be >= 1, got {args.n}")
+        raise UserError(f"-n must be >= 1, got {args.n}")
     if not args.temperature > 0:
-        raise MusicInputError(f"--temperature must be > 0, got {args.temperature}")
+        raise UserError(f"--temperature must be > 0, got {args.temperature}")
     model, cfg = load_model(args.checkpoint)
     out = _out_dir(args.out)
     rng = torch.Generator().manual_seed(args.seed)
@@ -192,7 +164,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _interpolate(args: argparse.Namespace) -> int:
     if args.steps < 2:
-        raise MusicInputError(f"--steps must be >= 2 (both ends are included), got {args.steps}")
+        raise UserError(f"--steps must be >= 2 (both ends are included), got {args.steps}")
     model, cfg = load_model(args.checkpoint)
     a = _first_window(args.a, cfg.bars)
     b = _first_window(args.b, cfg.bars)

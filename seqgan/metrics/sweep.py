@@ -21,9 +21,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from seqgan.atomic import atomic_write, atomic_write_text
-from seqgan.metrics.bleu import BleuIndex, SelfBleuIndex
-from seqgan.metrics.ngrams import tokenize, unique_ngram_share
-from seqgan.metrics.text import PROTOCOL
+from seqgan.metrics.text import PROTOCOL, References, text_report
 
 DEFAULT_TEMPERATURES = (0.6, 0.8, 1.0, 1.2, 1.5)
 ORDERS = (2, 3, 4, 5)  # the BLEU orders a sweep may report
@@ -94,19 +92,14 @@ def temperature_sweep(sample_lines: SampleLines, references: Sequence[str],
     if not references:
         raise ValueError("references is empty: BLEU needs at least one reference line")
 
-    ref_index = BleuIndex(tokenize(references), max_n=max(ns))  # once, shared by every temperature
+    refs = References(references, max_n=max(ns))  # tokenized and indexed once, shared by every temperature
     points = []
     for t in tqdm(temps, desc="temperature sweep", unit="T", disable=not progress, file=sys.stderr):
         lines = _check_lines(sample_lines(n, t, seed), "sample_lines output")
         if len(lines) != n:
             raise ValueError(f"sample_lines returned {len(lines)} lines at temperature {t}, expected n={n}")
-        samples = tokenize(lines)
-        bleu = ref_index.corpus_means(samples, ns)
-        self_bleu = SelfBleuIndex(samples, max_n=max(ns)).corpus_means(ns)
-        point: dict[str, float] = {"temperature": t}
-        point.update({f"bleu{k}": bleu[k] for k in ns})
-        point.update({f"self_bleu{k}": self_bleu[k] for k in ns})
-        point.update({f"unique_{k}gram": unique_ngram_share(samples, k) for k in ns})
+        report = text_report(lines, refs, ns, unique_orders=ns)
+        point: dict[str, float] = {"temperature": t, **{k: v for k, v in report.items() if not k.startswith("n_")}}
         if nll_test is not None:
             point["nll_test"] = float(nll_test(t))
         points.append(point)

@@ -24,9 +24,10 @@ class References:
 
 
 def text_report(hypotheses: Sequence[str], references: References | Sequence[str] | None,
-                ns: Sequence[int] = DEFAULT_ORDERS, with_self_bleu: bool = True) -> dict:
-    """``bleu{n}`` (when references are given), ``self_bleu{n}`` (needs two or more lines), ``unique_{n}gram``,
-    ``n_hypotheses`` and ``n_references`` for generated text lines."""
+                ns: Sequence[int] = DEFAULT_ORDERS, with_self_bleu: bool = True,
+                unique_orders: Sequence[int] = UNIQUE_ORDERS) -> dict:
+    """``bleu{n}`` (when references are given), ``self_bleu{n}`` (needs two or more lines), ``unique_{n}gram`` for
+    n in ``unique_orders``, ``n_hypotheses`` and ``n_references`` for generated text lines."""
     if not hypotheses:
         raise ValueError("no generated lines to score")
     tokens = tokenize(hypotheses)
@@ -39,5 +40,5 @@ def text_report(hypotheses: Sequence[str], references: References | Sequence[str
         if len(tokens) < 2:
             raise ValueError("Self-BLEU needs at least two generated lines")
         out.update({f"self_bleu{n}": v for n, v in SelfBleuIndex(tokens, max_n=max(ns)).corpus_means(ns).items()})
-    out.update({f"unique_{n}gram": unique_ngram_share(tokens, n) for n in UNIQUE_ORDERS})
+    out.update({f"unique_{n}gram": unique_ngram_share(tokens, n) for n in unique_orders})
     return out

@@ -8,9 +8,10 @@ from seqgan import checkpoint
 from seqgan.audio.data import load_wav_folder
 from seqgan.audio.trainer import PRESETS, WaveGANConfig, WaveGANTrainer
 from seqgan.audio.wav import AudioError, read_wav
-from seqgan.cli import main
 from seqgan.config import from_dict
 from seqgan.trainers.loop import LAST, fit
+
+from tests.test_cli import assert_user_error, run
 
 from .helpers import digit_folder, tone, write_pcm
 
@@ -84,23 +85,6 @@ def test_conditional_needs_labels(tmp_path, data):
         WaveGANTrainer(tiny(conditional=True), load_wav_folder(tmp_path))
 
 
-def run(capsys, *argv):
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err, *words):
-    assert code == 2 and "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("seqgan: error: "), err
-    for w in words:
-        assert str(w) in err, err
-
-
 def test_cli_train_then_sample_wav_files(tmp_path, folder, capsys):
     run_dir = tmp_path / "run"
     code, out, err = run(capsys, "audio", "train", "wavegan", "--preset", "tiny", "--corpus", folder,
@@ -117,21 +101,21 @@ def test_cli_train_then_sample_wav_files(tmp_path, folder, capsys):
     # a second run in the same folder is refused (it would overwrite the first)
     code, out, err = run(capsys, "audio", "train", "wavegan", "--preset", "tiny", "--corpus", folder,
                          "--out-dir", run_dir, "--quiet")
-    one_line_error(code, err, "--resume")
+    assert_user_error(code, err, "--resume")
     code, out, err = run(capsys, "audio", "sample", run_dir / LAST, "-n", "2", "--digit", "12", "--out", tmp_path / "x")
-    one_line_error(code, err, "--digit")
+    assert_user_error(code, err, "--digit")
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "audio", "train", "wavegan", "--preset", "tiny", "--corpus", tmp_path / "empty",
                        "--out-dir", tmp_path / "r1", "--quiet")
-    one_line_error(code, err, "holds no .wav files")
+    assert_user_error(code, err, "holds no .wav files")
     assert not (tmp_path / "r1" / LAST).exists()
     code, _, err = run(capsys, "audio", "train", "wavegan", "--preset", "tiny", "--slice", "16000",
                        "--out-dir", tmp_path / "r2", "--quiet")
-    one_line_error(code, err, "slice_len", "16384")
+    assert_user_error(code, err, "slice_len", "16384")
     (tmp_path / "junk.pt").write_bytes(b"junk")
     code, _, err = run(capsys, "audio", "sample", tmp_path / "junk.pt", "--out", tmp_path / "o")
-    one_line_error(code, err, "junk.pt")
+    assert_user_error(code, err, "junk.pt")
     assert not (tmp_path / "o").exists()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import seqgan.metrics.sweep as sweep
+import seqgan.metrics.text as text
 from seqgan.metrics.bleu import bleu, self_bleu
 from seqgan.metrics.ngrams import tokenize, unique_ngram_share
 from seqgan.metrics.sweep import plot_sweep, temperature_sweep, write_sweep_json
@@ -81,7 +81,7 @@ def test_sample_lines_gets_requested_n_temperature_and_seed():
 
 def test_references_tokenized_and_indexed_once(monkeypatch):
     tokenized, indexes = [], []
-    real_tokenize, real_index = sweep.tokenize, sweep.BleuIndex
+    real_tokenize, real_index = text.tokenize, text.BleuIndex  # the sweep scores through seqgan.metrics.text
 
     def counting_tokenize(lines):
         lines = list(lines)
@@ -93,8 +93,8 @@ def test_references_tokenized_and_indexed_once(monkeypatch):
             indexes.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(sweep, "tokenize", counting_tokenize)
-    monkeypatch.setattr(sweep, "BleuIndex", CountingIndex)
+    monkeypatch.setattr(text, "tokenize", counting_tokenize)
+    monkeypatch.setattr(text, "BleuIndex", CountingIndex)
     run(temperatures=(0.5, 1.0, 1.5, 2.0))
     assert sum(1 for lines in tokenized if lines == REFERENCES) == 1
     assert len(tokenized) == 1 + 4  # the references once, then each temperature's samples

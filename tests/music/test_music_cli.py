@@ -7,32 +7,7 @@ import torch
 from seqgan.cli import main
 from seqgan.music.dataset import is_test_piece
 from tests.music.helpers import scale_notes, write_midi
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *argv):
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(code, err, *words):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("seqgan: error: "), err
-    for w in words:
-        assert str(w) in err, err
+from tests.test_cli import assert_user_error, run
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,6 @@ from seqgan.music.vae import (ArgmaxPolicy, MusicVAE, free_bits_penalty, kl_beta
 from seqgan.rollout.engine import RolloutEngine
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CI machine is small and shared; tiny LSTMs run far faster on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(decoder, bars=2, seed=0):
     torch.manual_seed(seed)
     return MusicVAE(bars, decoder, emb_dim=6, enc_hidden=8, z_dim=5, conductor_hidden=7, dec_hidden=9)

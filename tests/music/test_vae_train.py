@@ -11,14 +11,6 @@ from seqgan.music.train import MusicVAEConfig, MusicVAETrainer
 from seqgan.trainers.loop import LAST, fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def melody_corpus(bars=2, n_train=24, n_test=6) -> MusicCorpus:
     """Windows of eighth notes on a few scales (note-on, no-event, ...): learnable in a few steps."""
     steps = bars * 16

@@ -1,0 +1,73 @@
+"""What every `train` command shares (seqgan, audio, music): the configuration a run gets, new or resumed, the
+device check, and the fit with its final report. Errors here are ``UserError``: one line, exit status 2."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan import checkpoint, config
+from seqgan.logging import RunLogger
+from seqgan.trainers.loop import LAST, RunExistsError, Trainer, fit
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def run_config(cfg_cls: type, presets: dict, algorithm: str, args: argparse.Namespace) -> Any:
+    """The configuration of a new run (defaults < --preset < --config < flags), or, with --resume, the saved one.
+
+    On resume what the user gives is laid over the saved configuration, so only settings actually given are
+    compared; out_dir is where the run lives (it may have been moved), not a setting of the run."""
+    flags = config.flag_values(args)
+    if args.resume:
+        out_dir = Path(flags.get("out_dir") or config.build(cfg_cls, presets, args.preset, args.config,
+                                                            flags).out_dir)
+        if not (out_dir / LAST).exists():
+            raise UserError(f"nothing to resume in {out_dir}: it holds no {LAST}; drop --resume to start a new run")
+        saved = config.from_dict(cfg_cls, checkpoint.load(out_dir / LAST, algorithm=algorithm)["config"])
+        given = config.build(cfg_cls, presets, args.preset, args.config, flags, base=saved)
+        old, new = config.to_dict(saved), config.to_dict(given)
+        changed = [f"{k} (saved {old[k]}, given {new[k]})" for k in old if k != "out_dir" and new[k] != old[k]]
+        if changed:
+            raise UserError(f"--resume continues {out_dir} with its saved configuration; these settings differ "
+                            f"from it: {', '.join(changed)}. Drop them or start a new --out-dir")
+        cfg = dataclasses.replace(saved, out_dir=str(out_dir))
+    else:
+        cfg = config.build(cfg_cls, presets, args.preset, args.config, flags)
+        if (Path(cfg.out_dir) / LAST).exists():  # checked before the (possibly slow) data loading
+            raise RunExistsError(f"{cfg.out_dir} already holds a run ({Path(cfg.out_dir) / LAST}); pass --resume "
+                                 "to continue it, or choose another --out-dir")
+    check_device(cfg.device)
+    return cfg
+
+
+def check_device(name: str) -> None:
+    """Refuse a device this machine cannot use before any work is done (torch would fail mid-run)."""
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name!r} is not a torch device; use cpu, cuda, cuda:1, ... or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UserError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    elif dev.type != "cpu":
+        raise UserError(f"--device {name}: only cpu, cuda and mps devices are supported")
+
+
+def fit_and_report(trainer: Trainer, cfg: Any, args: argparse.Namespace, logger: RunLogger) -> int:
+    """Run (or continue) every phase, then print the final evaluation as one JSON line."""
+    result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
+    logger.close()
+    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
+    return 0
