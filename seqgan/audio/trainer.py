@@ -1,4 +1,7 @@
-"""WaveGAN training on the shared loop (``seqgan.trainers.loop.fit``): WGAN-GP, five critic steps per generator step.
+"""WaveGAN and SpecGAN training on the shared loop (``seqgan.trainers.loop.fit``): WGAN-GP, five critic steps per
+generator step. One trainer serves both models: SpecGAN (:class:`SpecGANTrainer`) only swaps the networks, the
+training examples (normalised log-magnitude spectrograms instead of waveforms) and the way a generator output
+becomes audio (denormalisation and Griffin-Lim), through three hooks of :class:`WaveGANTrainer`.
 
 One phase, ``adversarial``, of ``steps`` generator steps. Each step runs ``d_steps`` critic updates (a real batch
 drawn uniformly with replacement from the training clips, a fresh z batch, the critic on real, fake and the
@@ -11,7 +14,11 @@ Randomness: models are initialised from ``seed`` (torch's default initialisers i
 draw afterwards (batches, z, alpha, phase-shuffle shifts, labels) comes from two explicit CPU generators saved in the
 checkpoint, so a killed and resumed run equals an uninterrupted one on the CPU. Evaluation (every ``eval_every``
 steps and at the end) uses its own fixed generator: the critic's Wasserstein estimate E[D(real)] - E[D(fake)] on
-``n_eval`` clips (critic in eval mode, no phase shuffle) and the RMS of real and generated clips.
+``n_eval`` clips (critic in eval mode, no phase shuffle) and the RMS of real and generated examples (waveforms for
+WaveGAN, normalised spectrograms for SpecGAN).
+
+SpecGAN's per-bin normalisation statistics are computed once from the training clips and stored in the checkpoint,
+so sampling needs only the checkpoint.
 """
 from __future__ import annotations
 
@@ -19,7 +26,9 @@ from dataclasses import dataclass
 
 import torch
 
-from seqgan.audio.data import SAMPLE_RATE, AudioDataset, load_audio
+from seqgan.audio.data import SAMPLE_RATE, SLICE, AudioDataset, load_audio
+from seqgan.audio.spectral import SpecNorm, griffin_lim, log_magnitude
+from seqgan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
 from seqgan.audio.wav import AudioError
 from seqgan.audio.wavegan import (SLICE_LENGTHS, WaveGANDiscriminator, WaveGANGenerator, gradient_penalty,
                                   wgan_g_loss, wgan_gp_d_loss)
@@ -103,10 +112,10 @@ class WaveGANTrainer(Trainer):
                                  "(name the files digit_anything.wav, as FSDD does)")
         self.data = data
         self.num_classes = NUM_DIGITS if c.conditional else 0
+        self.examples = self._examples(data) if data is not None else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
-            self.generator = WaveGANGenerator(c.latent_dim, c.model_size, c.slice_len, self.num_classes)
-            self.discriminator = WaveGANDiscriminator(c.model_size, c.slice_len, c.phase_shuffle, self.num_classes)
+            self.generator, self.discriminator = self._make_models()
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         betas = (c.beta1, c.beta2)
@@ -114,6 +123,20 @@ class WaveGANTrainer(Trainer):
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=betas)
         self.rng = torch.Generator().manual_seed(c.seed + 1)        # z, alpha, labels, phase shuffle
         self.data_rng = torch.Generator().manual_seed(c.seed + 2)   # real batches
+
+    # --- what differs between WaveGAN and SpecGAN ---------------------------------------------------------------
+    def _make_models(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        c = self.config
+        return (WaveGANGenerator(c.latent_dim, c.model_size, c.slice_len, self.num_classes),
+                WaveGANDiscriminator(c.model_size, c.slice_len, c.phase_shuffle, self.num_classes))
+
+    def _examples(self, data: AudioDataset) -> torch.Tensor:
+        """What the critic sees as real: (N, ...) on the CPU; batches are moved to the device."""
+        return data.audio
+
+    def _to_audio(self, out: torch.Tensor) -> torch.Tensor:
+        """Generator output (CPU) -> (n, 1, samples) clips."""
+        return out
 
     # --- training ---------------------------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -132,7 +155,7 @@ class WaveGANTrainer(Trainer):
             raise AudioError("this trainer was built without data; it can sample but not train")
         idx = torch.randint(0, len(self.data), (self.config.batch_size,), generator=self.data_rng)
         labels = self.data.labels[idx].to(self.device) if self.num_classes else None
-        return self.data.audio[idx].to(self.device), labels
+        return self.examples[idx].to(self.device), labels
 
     def _step(self, _: int) -> dict[str, float]:
         c = self.config
@@ -183,7 +206,7 @@ class WaveGANTrainer(Trainer):
             out = {"fake_rms": fake.pow(2).mean().sqrt().item()}
             if self.data is not None:
                 idx = torch.randint(0, len(self.data), (n,), generator=rng)
-                real = self.data.audio[idx].to(self.device)
+                real = self.examples[idx].to(self.device)
                 real_labels = self.data.labels[idx].to(self.device) if self.num_classes else None
                 out["w_dist"] = (D(real, real_labels).mean() - D(fake, fake_labels).mean()).item()
                 out["real_rms"] = real.pow(2).mean().sqrt().item()
@@ -195,13 +218,19 @@ class WaveGANTrainer(Trainer):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, rng: torch.Generator | None = None) -> torch.Tensor:
         """(n, 1, slice_len) clips; ``labels`` (n,) for a conditional model (default: uniform over digits)."""
+        return self._to_audio(self.generate(n, labels, rng))
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: torch.Tensor | None = None,
+                 rng: torch.Generator | None = None) -> torch.Tensor:
+        """The generator's raw outputs on the CPU (waveforms, or SpecGAN's normalised spectrograms)."""
         rng = rng if rng is not None else torch.Generator().manual_seed(self.config.seed + 4)
         if self.num_classes:
             if labels is None:
                 labels = torch.randint(0, self.num_classes, (n,), generator=rng)
             labels = labels.to(self.device)
         elif labels is not None:
-            raise ValueError("this WaveGAN is not conditional; it takes no labels")
+            raise ValueError(f"this {self.algorithm} model is not conditional; it takes no labels")
         self.generator.eval()
         try:
             chunks = []
@@ -243,4 +272,69 @@ class WaveGANTrainer(Trainer):
                 "sample_rate": self.config.sample_rate}
 
 
-ALGORITHMS = {"wavegan": (WaveGANConfig, WaveGANTrainer, PRESETS)}
+def _log_magnitudes(data: AudioDataset) -> torch.Tensor:
+    """(N, 1, 128, 128) log magnitudes of every clip, in chunks to bound the STFT's temporary memory."""
+    return torch.cat([log_magnitude(data.audio[s:s + 256]) for s in range(0, len(data), 256)])
+
+
+@dataclass(frozen=True)
+class SpecGANConfig(WaveGANConfig):
+    """WaveGAN's settings (model size d, WGAN-GP, Adam, critic steps) plus Griffin-Lim; clips are 16384 samples."""
+    phase_shuffle: int = option(0, "must be 0: SpecGAN has no phase shuffle (kept so both models share a trainer)")
+    gl_iterations: int = option(16, "Griffin-Lim iterations when turning spectrograms into audio")
+    out_dir: str = option("runs/specgan", "where metrics.jsonl and last.pt go")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.slice_len != SLICE:
+            raise ConfigError(f"config field 'slice_len' must be {SLICE} for SpecGAN (128 x 128 spectrograms), "
+                              f"got {self.slice_len}")
+        if self.phase_shuffle != 0:
+            raise ConfigError(f"config field 'phase_shuffle' must be 0 for SpecGAN, got {self.phase_shuffle}")
+        if self.gl_iterations < 0:
+            raise ConfigError(f"config field 'gl_iterations' must be >= 0, got {self.gl_iterations}")
+
+
+SPEC_PRESETS = {"paper": {}, "tiny": dict(PRESETS["tiny"], gl_iterations=2)}
+
+
+class SpecGANTrainer(WaveGANTrainer):
+    """The WaveGAN trainer on normalised 128 x 128 log-magnitude spectrograms (see seqgan.audio.spectral)."""
+    algorithm = "specgan"
+    STATE_KEYS = WaveGANTrainer.STATE_KEYS + ("spec_norm",)
+
+    def __init__(self, config: SpecGANConfig, data: AudioDataset | None = None, *, load_data: bool = True):
+        self.norm: SpecNorm | None = None     # from the training clips, or from a checkpoint
+        super().__init__(config, data, load_data=load_data)
+
+    def _make_models(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        c = self.config
+        return (SpecGANGenerator(c.latent_dim, c.model_size, self.num_classes),
+                SpecGANDiscriminator(c.model_size, self.num_classes))
+
+    def _examples(self, data: AudioDataset) -> torch.Tensor:
+        log_mags = _log_magnitudes(data)
+        self.norm = SpecNorm.fit(log_mags)
+        return self.norm.normalise(log_mags)
+
+    def _to_audio(self, out: torch.Tensor) -> torch.Tensor:
+        if self.norm is None:
+            raise AudioError("this SpecGAN has no normalisation statistics (neither data nor a checkpoint)")
+        return torch.cat([griffin_lim(self.norm.denormalise(out[s:s + 64]), SLICE, self.config.gl_iterations)
+                          for s in range(0, len(out), 64)])
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "spec_norm": self.norm.state_dict() if self.norm is not None else {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        saved = state["spec_norm"]
+        if not isinstance(saved, dict) or set(saved) != {"mean", "std"}:
+            raise CheckpointError("the checkpoint's spectrogram statistics (spec_norm) are missing or malformed")
+        self.norm = SpecNorm.from_state(saved)
+        if self.data is not None:      # the examples follow the saved statistics exactly
+            self.examples = self.norm.normalise(_log_magnitudes(self.data))
+
+
+ALGORITHMS = {"wavegan": (WaveGANConfig, WaveGANTrainer, PRESETS),
+              "specgan": (SpecGANConfig, SpecGANTrainer, SPEC_PRESETS)}

@@ -60,7 +60,7 @@ def init_weights(module: nn.Module) -> None:
     the framework the paper used (PyTorch's own defaults give small, partly negative biases that can silence whole
     channels of a small model)."""
     for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)):
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
 
