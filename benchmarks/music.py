@@ -8,7 +8,9 @@ directions, z 64, conductor 128, decoder 128, batch 64, lr 1e-3, beta 0.2 after 
 steps, free bits 48, transposition augmentation, no scheduled sampling) for a fixed number of steps with one seed,
 then evaluates on ``--eval-windows`` held-out windows (evenly spaced) of the corpus's fixed test split:
     teacher-forced accuracy: argmax of the teacher-forced logits from z = mu equals the input step;
-    sampled accuracy: the greedy decode of z = mu through the rollout engine equals the input step.
+    sampled accuracy: the greedy decode of z = mu through the rollout engine equals the input step;
+    "hold" baseline: the share of no-event steps in the same windows, i.e. the accuracy of always predicting
+    no-event (hold the previous note, or the silence): a model must beat it to have learnt anything about the melody.
 These are REDUCED CPU runs (minutes, not the paper's GPU days on 1.5M files), so compare orders and margins only.
 
 Paper (Roberts et al. 2018, Table 1, as transcribed in issue 5; its own 1.5M-file corpus): 16-bar melody
@@ -19,13 +21,28 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
 from _common import stamp, write_json
+from seqgan.music.melody import NO_EVENT
 from seqgan.music.train import MusicVAEConfig, MusicVAETrainer, load_corpus
 
 PAPER = {("16", "flat"): (0.883, 0.620), ("16", "hierarchical"): (0.919, 0.812), ("2", "flat"): (0.986, 0.951)}
+
+
+def markdown(corpus: str, runs: list[dict]) -> str:
+    lines = [f"MusicVAE reconstruction accuracy on `{corpus}` test windows (reduced CPU sizes; z = mu)", "",
+             "| bars | decoder | steps | train s | teacher-forced | sampled (greedy) | always-hold baseline | "
+             "paper TF / sampled |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in runs:
+        paper = (f"{r['paper_teacher_forced']:.3f} / {r['paper_sampled']:.3f}"
+                 if r["paper_teacher_forced"] is not None else "-")
+        lines.append(f"| {r['bars']} | {r['decoder']} | {r['steps']} | {r['train_seconds']:.0f} | "
+                     f"{r['acc_teacher_forced']:.3f} | {r['acc_sampled']:.3f} | {r['baseline_hold_accuracy']:.3f} | "
+                     f"{paper} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -42,6 +59,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", metavar="OUT")
+    p.add_argument("--md", metavar="OUT", help="write the Markdown table here too")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -64,7 +82,9 @@ def main() -> None:
             t0 = time.perf_counter()
             ev = trainer.evaluate()
             paper = PAPER.get((str(bars), decoder))
+            hold = (trainer.test_data == NO_EVENT).float().mean().item()
             runs.append({"bars": bars, "decoder": decoder, "steps": steps, "train_seconds": round(train_s, 1),
+                         "baseline_hold_accuracy": hold,
                          "eval_seconds": round(time.perf_counter() - t0, 1), "final_train_loss": logs["loss"],
                          "acc_teacher_forced": ev["acc_teacher_forced"], "acc_sampled": ev["acc_sampled"],
                          "test_recon_nats": ev["recon"], "test_kl_nats": ev["kl"],
@@ -77,7 +97,8 @@ def main() -> None:
                                                                  "free_bits", "kl_anneal_steps", "transpose")}})
             r = runs[-1]
             print(f"{bars:>2} bars {decoder:13} steps {steps:>5}  TF {r['acc_teacher_forced']:.3f}  "
-                  f"sampled {r['acc_sampled']:.3f}  ({r['train_seconds']:.0f} s train)", flush=True)
+                  f"sampled {r['acc_sampled']:.3f}  hold baseline {hold:.3f}  ({r['train_seconds']:.0f} s train)",
+                  flush=True)
     print()
     print(f"{'bars':>4} {'decoder':13}{'steps':>6}{'TF (ours)':>11}{'TF (paper)':>12}{'sampled (ours)':>16}"
           f"{'sampled (paper)':>17}")
@@ -86,6 +107,9 @@ def main() -> None:
         ps = f"{r['paper_sampled']:.3f}" if r["paper_sampled"] is not None else "-"
         print(f"{r['bars']:>4} {r['decoder']:13}{r['steps']:>6}{r['acc_teacher_forced']:>11.3f}{pt:>12}"
               f"{r['acc_sampled']:>16.3f}{ps:>17}")
+    if args.md:
+        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.md).write_text(markdown(args.corpus, runs), encoding="utf-8")
     write_json(args.json, {"corpus": args.corpus, "protocol": __doc__.split("\n\n")[2].strip(), "runs": runs,
                            "reduced_cpu_sizes": args.device == "cpu", **stamp(args.device)})
 

@@ -74,6 +74,13 @@ def load_corpus(spec: str, *, seq_len: int, n_train: int, n_test: int, data_seed
                 level: str | None = None) -> Corpus:
     """The oracle corpus (``seq_len``, ``n_train``, ``n_test``, ``data_seed`` apply) or a text corpus (the rest)."""
     if spec != ORACLE:
+        from seqgan.music.tokens import is_melody_spec, load_melody_corpus  # here: seqgan.music sits above data
+        if is_melody_spec(spec):
+            given = [f for f, v in (("max_len", max_len), ("max_vocab", max_vocab), ("level", level)) if v is not None]
+            if given:
+                raise CorpusError(f"corpus '{spec}' has fixed rows of 32 melody tokens and a fixed vocabulary; "
+                                  f"drop {', '.join('--' + f.replace('_', '-') for f in given)}")
+            return load_melody_corpus(spec)
         return _text_corpus(spec, max_len=max_len, long_lines=long_lines, max_vocab=max_vocab, level=level)
     oracle, source = oracle_and_source(data_seed)
     # Separate streams so the training set does not change when the held-out size does.
