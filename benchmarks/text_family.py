@@ -1,0 +1,197 @@
+"""The text family side by side: every unconditional text algorithm in ALGORITHMS (and plain MLE) trained with one
+shared budget on the synthetic oracle and on image_coco, beside published reference rows.
+
+    python benchmarks/text_family.py [--corpora oracle,image_coco] [--algorithms mle,seqgan,...] [--budget reduced]
+                                     [--mle-epochs N] [--adv-epochs N] [--rollouts N] [--n-eval N] [--threads 1]
+                                     [--json OUT] [--markdown OUT.md] [--out-dir DIR]
+
+Shared budget (the same for every algorithm; :data:`BUDGETS`): generator embedding and hidden size, batch size,
+MLE epochs, discriminator pretraining rounds, the SAME NUMBER OF ADVERSARIAL GENERATOR UPDATES (``adv_epochs``,
+each one generator step on one batch; for RelGAN an iteration is one generator step too), rollouts per prefix,
+discriminator size and rounds, evaluation sample count. Not a wall-clock budget: the wall time of each run is
+reported instead. Each algorithm starts from its own ``cpu-small`` preset (its own extra sizes: RankGAN's ranker,
+RelGAN's memory, LeakGAN's manager) with the budget laid over it; PG-BLEU keeps its zero discriminator rounds.
+The MLE row is the seqgan run's generator at the end of its MLE phase (its last MLE evaluation).
+
+Algorithms whose configuration is not SeqGAN's (MaskGAN: in-filling, other metrics) are listed as skipped.
+Protocol: NLL-oracle = the oracle's mean per-token NLL of the model's samples (nats); NLL-test = the model's NLL
+of the held-out split; BLEU-2..5 (Texygen: NLTK word tokenizer, all test lines as references, method1 smoothing)
+and Self-BLEU-2..5 (leave-one-out) over ``n_eval_samples`` samples at temperature 1. Needs $SEQGAN_DATA for
+image_coco and the published oracle.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from _common import stamp, write_json
+from seqgan.config import ConfigError, from_dict, to_dict
+from seqgan.logging import RunLogger
+from seqgan.trainers import ALGORITHMS
+from seqgan.trainers.loop import fit
+from seqgan.trainers.seqgan import SeqGANConfig
+
+CORPORA = ("oracle", "image_coco")
+ORACLE_METRICS = ["nll_oracle", "nll_test"]
+TEXT_METRICS = ["nll_test"] + [f"bleu{n}" for n in range(2, 6)] + [f"self_bleu{n}" for n in range(2, 6)]
+SMALL_D = dict(dis_emb=32, dis_filter_sizes=(2, 3, 4, 5), dis_num_filters=(32, 32, 32, 32))
+BUDGETS = {
+    # A 2-core CPU in about half an hour per corpus: far below any paper's schedule (labelled "reduced").
+    "reduced": dict(gen_emb=32, gen_hidden=32, batch_size=64, mle_epochs=5, d_pretrain_rounds=2, d_epochs=1,
+                    d_samples=1_000, adv_epochs=8, adv_g_steps=1, adv_d_rounds=1, rollouts=4, n_train=5_000,
+                    n_test=2_000, n_eval_samples=2_000, eval_every=1_000, checkpoint_every=1_000, **SMALL_D),
+    # Seconds: the smoke test.
+    "tiny": dict(gen_emb=8, gen_hidden=8, batch_size=16, mle_epochs=1, d_pretrain_rounds=1, d_epochs=1,
+                 d_samples=32, adv_epochs=1, adv_g_steps=1, adv_d_rounds=1, rollouts=2, seq_len=8, n_train=64,
+                 n_test=32, n_eval_samples=32, eval_every=1_000, checkpoint_every=1_000, dis_emb=8,
+                 dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4)),
+}
+OVERRIDES = {"mle_epochs": "mle_epochs", "adv_epochs": "adv_epochs", "rollouts": "rollouts",
+             "n_eval": "n_eval_samples"}  # command-line knob -> config field, laid over the budget
+KEEP_PRESET = {"pgbleu": ("d_pretrain_rounds", "adv_d_rounds")}  # no discriminator: its zeros stay
+# Per-algorithm extras of the tiny budget (sizes that have no shared field).
+TINY_EXTRAS = {"rankgan": dict(ref_size=4, comparison_size=8, ranker_dim=8),
+               "relgan": dict(head_size=4, num_rep=2), "leakgan": dict(manager_hidden=8, goal_dim=4, step_size=2)}
+# Transcribed from the papers; not the same runs, sizes or (for RelGAN) oracle: indicative only.
+PUBLISHED = {
+    "oracle": [
+        {"row": "SeqGAN (Yu et al. 2017, Table 1), T = 20", "nll_oracle": 8.736},
+        {"row": "LeakGAN (Guo et al. 2018, Table 1), T = 20 (transcribed from memory, indicative)",
+         "nll_oracle": 7.038},
+        {"row": "RelGAN (Nie et al. 2019), T = 20 (~, not the same oracle)", "nll_oracle": 6.68},
+    ],
+    "image_coco": [],
+}
+
+
+def comparable(name: str) -> bool:
+    return name == "mle" or issubclass(ALGORITHMS[name].config, SeqGANConfig)
+
+
+def run_config(name: str, corpus: str, args: argparse.Namespace, out_dir: Path):
+    algo = ALGORITHMS[name]
+    budget = {**BUDGETS[args.budget], **(TINY_EXTRAS.get(name, {}) if args.budget == "tiny" else {})}
+    for flag, field in OVERRIDES.items():
+        if getattr(args, flag) is not None:
+            budget[field] = getattr(args, flag)
+    if corpus != "oracle":
+        budget = {k: v for k, v in budget.items() if k not in ("seq_len", "n_train", "n_test")}
+    for key in KEEP_PRESET.get(name, ()):
+        budget.pop(key, None)
+    base = algo.presets.get("cpu-small", {})
+    values = {**base, **budget, "corpus": corpus, "device": args.device, "seed": args.seed, "out_dir": str(out_dir)}
+    return from_dict(algo.config, values)
+
+
+def run_one(name: str, corpus: str, args: argparse.Namespace, root: Path) -> dict:
+    out_dir = root / corpus / name
+    cfg = run_config(name, corpus, args, out_dir)
+    t0 = time.perf_counter()
+    trainer = ALGORITHMS[name].trainer(cfg)
+    final = fit(trainer, out_dir, logger=RunLogger(out_dir, console=not args.quiet),
+                checkpoint_every=cfg.checkpoint_every)
+    wall = time.perf_counter() - t0
+    metrics = ORACLE_METRICS if corpus == "oracle" else TEXT_METRICS
+    records = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+    mle = [r for r in records if r["kind"] == "eval" and r["phase"] == "mle"]
+    return {"algorithm": name, "corpus": corpus, "wall_s": wall, "data_source": trainer.corpus.source,
+            "final": {k: final[k] for k in metrics}, "after_mle": {k: mle[-1][k] for k in metrics} if mle else None,
+            "config": to_dict(cfg)}
+
+
+def rows_of(results: list[dict], corpus: str) -> list[dict]:
+    """Table rows of one corpus: MLE (from the seqgan run) first when asked for, then each algorithm."""
+    runs = [r for r in results if r["corpus"] == corpus]
+    rows = []
+    for r in runs:
+        if r["algorithm"] == "seqgan" and r.get("mle_row") and r["after_mle"]:
+            rows.append({"row": "MLE (seqgan run after MLE)", **r["after_mle"], "wall_s": None})
+    for r in runs:
+        if not r.get("final_row", True):
+            continue
+        rows.append({"row": r["algorithm"], **r["final"], "wall_s": r["wall_s"]})
+        if r["config"].get("generator") not in (None, "lstm") and r["after_mle"]:
+            # its own generator: its own MLE baseline, for telling the adversarial phase's effect apart
+            rows.append({"row": f"{r['algorithm']} after its MLE phase", **r["after_mle"], "wall_s": None})
+    return rows
+
+
+def markdown(result: dict) -> str:
+    lines = [f"Reduced budget `{result['budget']}` ({result['device']}, {result['threads']} thread(s) per process, "
+             f"torch {result['torch']}, git {result['git'][:10]}): "
+             f"{json.dumps({**result['budget_values'], **result.get('overrides', {})})}", ""]
+    for corpus in result["corpora"]:
+        metrics = ORACLE_METRICS if corpus == "oracle" else TEXT_METRICS
+        head = ["row", *metrics, "wall"]
+        lines += [f"**{corpus}**", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+        for row in rows_of(result["runs"], corpus) + [{**p, "wall_s": None} for p in PUBLISHED[corpus]]:
+            cells = [f"{row[m]:.3f}" if row.get(m) is not None else "-" for m in metrics]
+            wall = "(in the run)" if "MLE" in row["row"] else (
+                f"{row['wall_s'] / 60:.1f} min" if row.get("wall_s") is not None else "-")
+            lines.append("| " + " | ".join([row["row"], *cells, wall]) + " |")
+        lines.append("")
+    if result["skipped"]:
+        lines.append("Skipped (not an unconditional text generator with these metrics): "
+                     + ", ".join(result["skipped"]))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--corpora", default=",".join(CORPORA))
+    p.add_argument("--algorithms", default="mle," + ",".join(ALGORITHMS),
+                   help="comma-separated; 'mle' is the seqgan run's generator after MLE (runs seqgan)")
+    p.add_argument("--budget", default="reduced", choices=sorted(BUDGETS))
+    p.add_argument("--mle-epochs", type=int)
+    p.add_argument("--adv-epochs", type=int)
+    p.add_argument("--rollouts", type=int)
+    p.add_argument("--n-eval", type=int, help="samples per evaluation (NLL-oracle, BLEU, Self-BLEU)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=88)
+    p.add_argument("--out-dir", help="keep the runs here (default: a temporary folder)")
+    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--markdown", metavar="OUT.md")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    corpora = [c for c in args.corpora.split(",") if c]
+    names = [a for a in args.algorithms.split(",") if a]
+    unknown = sorted(set(names) - set(ALGORITHMS) - {"mle"}) + sorted(set(corpora) - set(CORPORA))
+    if unknown:
+        p.error(f"unknown algorithms or corpora {', '.join(unknown)}; algorithms: mle, {', '.join(ALGORITHMS)}; "
+                f"corpora: {', '.join(CORPORA)}")
+    skipped = [n for n in names if not comparable(n)]
+    runs_needed = [n for n in dict.fromkeys("seqgan" if n == "mle" else n for n in names) if comparable(n)]
+    root = Path(args.out_dir or tempfile.mkdtemp(prefix="seqgan-family-"))
+    result = {"budget": args.budget, "budget_values": {k: list(v) if isinstance(v, tuple) else v
+                                                       for k, v in BUDGETS[args.budget].items()},
+              "overrides": {field: getattr(args, flag) for flag, field in OVERRIDES.items()
+                            if getattr(args, flag) is not None},
+              "threads": args.threads, "corpora": corpora, "skipped": skipped, "runs": [],
+              "published": PUBLISHED, **stamp(args.device)}
+    try:
+        for corpus in corpora:
+            for name in runs_needed:
+                run = run_one(name, corpus, args, root)
+                run["mle_row"] = name == "seqgan" and "mle" in names
+                if name == "seqgan" and "seqgan" not in names:
+                    run["final_row"] = False
+                result["runs"].append(run)
+                write_json(args.json, result)  # after every run: nothing lost
+    except ConfigError as e:
+        p.error(str(e))
+    table = markdown(result)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
