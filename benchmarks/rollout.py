@@ -7,6 +7,11 @@ Paper configuration (SeqGAN): B=64, T=20, N=16, V=5000, E=H=32 LSTM generator, t
 its shared KV cache, against the same engine driving a policy that recomputes the whole prefix at every step
 (``RecomputePrefix``: no cache), and against the plain gather cache (``gather_s``), same process.
     python benchmarks/rollout.py --generator transformer [--d-model 64] [--json OUT]
+
+GPU fast path: ``--precision bf16|tf32`` (policy steps and scoring under bf16 autocast, or TF32 matmuls) and
+``--compile`` (the sampler's arithmetic through torch.compile; CUDA only), e.g.
+    python benchmarks/rollout.py --device cuda --precision bf16 --compile --json OUT
+The naive loop always runs in float32, as the common implementations do.
 """
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="engine repeats (best is kept); the naive loop runs once")
     p.add_argument("--generator", choices=("lstm", "transformer"), default="lstm")
     p.add_argument("--d-model", type=int, default=64, help="transformer width (4 heads, 2 layers, FFN 4x)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "tf32"), default="fp32", help="engine precision")
+    p.add_argument("--compile", action="store_true", help="torch.compile the engine's sampler (CUDA only)")
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args()
     if args.generator == "transformer":
@@ -59,7 +66,7 @@ def main() -> None:
     disc = CNNDiscriminator(args.vocab).to(dev)
     reward = DiscriminatorReward(disc)
     rng = torch.Generator(dev).manual_seed(0)
-    engine = RolloutEngine()
+    engine = RolloutEngine(precision=args.precision, compile=args.compile)
     tokens = engine.sample(gen, args.batch, args.length, rng=rng)
 
     if dev.startswith("cuda"):
@@ -74,9 +81,11 @@ def main() -> None:
               "min_token_steps": min_token_steps(args.batch, args.length, args.rollouts),
               "sequential_steps": stats.sequential_steps, "reward_calls": stats.reward_calls,
               "peak_mem_mb": peak, "config": {"B": args.batch, "T": args.length, "N": args.rollouts,
-                                              "V": args.vocab, "E": 32, "H": 32},
+                                              "V": args.vocab, "E": 32, "H": 32, "precision": args.precision,
+                                              "compile": args.compile},
               **stamp(dev)}
-    print(f"device {result['device']}  B={args.batch} T={args.length} N={args.rollouts} V={args.vocab}")
+    print(f"device {result['device']}  B={args.batch} T={args.length} N={args.rollouts} V={args.vocab}  "
+          f"precision {args.precision}{' compiled sampler' if args.compile else ''}")
     print(f"{'':8}{'seconds':>10}{'token steps':>14}")
     print(f"{'engine':8}{engine_s:>10.3f}{stats.token_steps:>14,}  (min {result['min_token_steps']:,}, "
           f"{stats.sequential_steps} sequential steps, {stats.reward_calls} reward calls)")
@@ -94,7 +103,7 @@ def transformer(args) -> None:
     gather.load_state_dict(gen.state_dict())
     reward = DiscriminatorReward(CNNDiscriminator(args.vocab).to(dev))
     rng = torch.Generator(dev).manual_seed(0)
-    engine = RolloutEngine()
+    engine = RolloutEngine(precision=args.precision, compile=args.compile)
     tokens = engine.sample(gen, args.batch, args.length, rng=rng)
 
     def run(policy):
@@ -115,7 +124,8 @@ def transformer(args) -> None:
               "min_token_steps": min_token_steps(args.batch, args.length, args.rollouts),
               "sequential_steps": stats.sequential_steps, "reward_calls": stats.reward_calls,
               "peak_mem_mb": peak, "config": {"B": args.batch, "T": args.length, "N": args.rollouts,
-                                              "V": args.vocab, "d_model": args.d_model, "heads": 4, "layers": 2},
+                                              "V": args.vocab, "d_model": args.d_model, "heads": 4, "layers": 2,
+                                              "precision": args.precision, "compile": args.compile},
               **stamp(dev)}
     print(f"device {result['device']}  transformer d_model={args.d_model} (4 heads, 2 layers)  "
           f"B={args.batch} T={args.length} N={args.rollouts} V={args.vocab}")

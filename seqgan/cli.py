@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
 
 from seqgan import audio_command, checkpoint, config, corpora_command
-from seqgan import music_command
+from seqgan import distributed, music_command
+from seqgan import infill_command
 from seqgan.atomic import atomic_write_text
 from seqgan.checkpoint import CheckpointError
 from seqgan.config import ConfigError
@@ -22,11 +24,12 @@ from seqgan.metrics.sweep import plot_sweep, temperature_sweep, write_sweep_json
 from seqgan.metrics.text import PROTOCOL, text_report
 from seqgan.data.oracle import PUBLISHED_PREFIX, OracleFileError
 from seqgan.logging import RunLogger
-from seqgan.runs import UserError, fit_and_report, run_config
+from seqgan.runs import UserError, check_nproc, fit_and_report, run_config
 from seqgan.trainers import ALGORITHMS, get_algorithm
 from seqgan.trainers.loop import NonFiniteLossError, RunExistsError
 
-USER_ERRORS = (ConfigError, CheckpointError, CorpusError, OracleFileError, NonFiniteLossError, RunExistsError)
+USER_ERRORS = (ConfigError, CheckpointError, CorpusError, OracleFileError, NonFiniteLossError, RunExistsError,
+               distributed.DistributedSetupError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         a.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
         a.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
         a.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
+        a.add_argument("--nproc", type=int, metavar="K", help="train data-parallel in K processes on this machine "
+                       "(one per GPU with --device cuda; gloo on CPU), launched through torch.distributed.run; "
+                       "see README for torchrun and several machines")
         config.add_flags(a, algo.config)
 
     sample = sub.add_parser("sample", help="sample sequences from a checkpoint")
@@ -75,18 +81,28 @@ def _parser() -> argparse.ArgumentParser:
     corpora_command.add_parser(sub)
     audio_command.add_parser(sub)
     music_command.add_parser(sub)
+    infill_command.add_parser(sub)
     return p
 
 
 def _train(args: argparse.Namespace) -> int:
     algo = get_algorithm(args.algorithm)
     cfg = run_config(algo.config, algo.presets, algo.name, args)
-    logger = RunLogger(cfg.out_dir, console=not args.quiet)
-    trainer = algo.trainer(cfg)
-    logger.message(f"data: {trainer.corpus.source}")
-    if trainer.corpus.stats:
-        logger.message(f"data: {describe_stats(trainer.corpus.stats)}")
-    return fit_and_report(trainer, cfg, args, logger)
+    check_nproc(args.nproc, cfg, args.resume)
+    if (args.nproc or 1) > 1 and not distributed.supports_data_parallel(algo.trainer):
+        raise UserError(f"{algo.name} does not train in several processes yet; drop --nproc")
+    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(args.nproc, args.argv)  # each process comes back here under torchrun
+    main_rank = distributed.init(cfg.device).is_main
+    try:
+        logger = RunLogger(cfg.out_dir, console=not args.quiet and main_rank)
+        trainer = algo.trainer(cfg)
+        logger.message(f"data: {trainer.corpus.source}")
+        if trainer.corpus.stats:
+            logger.message(f"data: {describe_stats(trainer.corpus.stats)}")
+        return fit_and_report(trainer, cfg, args, logger)
+    finally:
+        distributed.shutdown()
 
 
 def _load_trainer(path: str, *, with_data: bool = True):
@@ -246,14 +262,17 @@ def _write_atomic(path: Path, text: str) -> None:
 
 COMMANDS = {"train": _train, "sample": _sample, "eval": _eval, "sweep": _sweep, "corpora": corpora_command.run,
             "audio": audio_command.run, "music": music_command.run}
+COMMANDS["infill"] = infill_command.run
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc relaunches in each process
     try:
         return COMMANDS[args.command](args)
     except (UserError, *USER_ERRORS) as e:
-        print(f"seqgan: error: {e}", file=sys.stderr)
+        if distributed.current().is_main and os.environ.get("RANK", "0") == "0":  # one message, not one per rank
+            print(f"seqgan: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # unwritable --out-dir, disk full, ...: one line, not a traceback
         print(f"seqgan: error: {e}", file=sys.stderr)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from seqgan import checkpoint, config
+from seqgan import checkpoint, config, distributed
 from seqgan.logging import RunLogger
-from seqgan.trainers.loop import LAST, RunExistsError, Trainer, fit
+from seqgan.trainers.loop import LAST, RunExistsError, Trainer, fit, saved_world_size
 
 
 class UserError(Exception):
@@ -66,8 +67,31 @@ def check_device(name: str) -> None:
 
 
 def fit_and_report(trainer: Trainer, cfg: Any, args: argparse.Namespace, logger: RunLogger) -> int:
-    """Run (or continue) every phase, then print the final evaluation as one JSON line."""
+    """Run (or continue) every phase, then print the final evaluation as one JSON line (rank 0 only)."""
     result = fit(trainer, cfg.out_dir, resume=args.resume, logger=logger, checkpoint_every=cfg.checkpoint_every)
     logger.close()
-    print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
+    if distributed.current().is_main:
+        print(json.dumps({k: v for k, v in result.items() if k != "kind"}))
     return 0
+
+
+def check_nproc(nproc: int | None, cfg: Any, resume: bool) -> None:
+    """Refuse a process count that cannot work, before any process is started."""
+    if nproc is None:
+        return
+    if nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {nproc}")
+    if distributed.launched_by_torchrun():
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+        if nproc != local:
+            raise UserError(f"--nproc {nproc} disagrees with torchrun's {local} processes on this node; drop --nproc "
+                            "when launching with torchrun")
+        return
+    if torch.device(cfg.device).type == "cuda" and nproc > torch.cuda.device_count():
+        raise UserError(f"--nproc {nproc} with --device {cfg.device}: this machine has {torch.cuda.device_count()} "
+                        "GPU(s), one per process is needed")
+    if resume:
+        saved = saved_world_size(checkpoint.load(Path(cfg.out_dir) / LAST))
+        if saved != nproc:
+            raise UserError(f"{cfg.out_dir} was trained with {saved} process(es); resume it with --nproc {saved}, "
+                            f"not {nproc}")

@@ -72,3 +72,21 @@ def test_rollout_benchmark_transformer_tiny(tmp_path):
         assert key in r
     assert r["token_steps"] == r["recompute_token_steps"] == r["min_token_steps"] == 4 * 3 * 6 * 5 // 2
     assert r["ratio"] > 0 and r["generator"] == "transformer" and r["config"]["d_model"] == 16
+
+
+def test_text_family_benchmark_tiny_fills_every_cell(tmp_path):
+    out, md = tmp_path / "f.json", tmp_path / "f.md"
+    run("text_family.py", "--budget", "tiny", "--corpora", "oracle", "--algorithms", "mle,seqgan,leakgan",
+        "--quiet", "--json", str(out), "--markdown", str(md), "--out-dir", str(tmp_path / "runs"))
+    r = json.loads(out.read_text())
+    assert r["device"] and r["git"] and r["budget"] == "tiny" and r["skipped"] == []
+    assert [x["algorithm"] for x in r["runs"]] == ["seqgan", "leakgan"]
+    assert all(x["config"]["gen_hidden"] == 8 and x["config"]["adv_epochs"] == 1 for x in r["runs"])
+    rows = [line for line in md.read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| row", "| ---"))]
+    ours = [line for line in rows if not line.startswith(("| SeqGAN (", "| LeakGAN (", "| RelGAN ("))]
+    assert [line.split(" | ")[0][2:] for line in ours] == ["MLE (seqgan run after MLE)", "seqgan", "leakgan",
+                                                          "leakgan after its MLE phase"]
+    for line in ours:
+        cells = [c.strip() for c in line.strip("| ").split(" | ")[1:-1]]
+        assert len(cells) == 2 and all(float(c) > 0 for c in cells), line

@@ -300,7 +300,7 @@ def bad_checkpoints(tmp_path, good):
     payload = checkpoint.load(good)
     other_algo = tmp_path / "other.pt"
     checkpoint.save(other_algo, {**{k: v for k, v in payload.items() if k not in ("format", "version")},
-                                 "algorithm": "maskgan"})
+                                 "algorithm": "no-such-algo"})
     no_state = tmp_path / "nostate.pt"
     checkpoint.save(no_state, {**{k: v for k, v in payload.items() if k not in ("format", "version")},
                                "state": {}})
@@ -311,7 +311,7 @@ def bad_checkpoints(tmp_path, good):
     checkpoint.save(bad_config, {**{k: v for k, v in payload.items() if k not in ("format", "version")},
                                  "config": {**payload["config"], "no_such_field": 1}})
     return [(truncated, "corrupt"), (garbage, "corrupt"), (text, "corrupt"), (foreign, "not a seqgan checkpoint"),
-            (other_algo, "maskgan"), (no_state, "generator"), (reshaped, "generator"),
+            (other_algo, "no-such-algo"), (no_state, "generator"), (reshaped, "generator"),
             (bad_config, "no_such_field"), (tmp_path / "missing.pt", "not found"), (tmp_path, "directory")]
 
 

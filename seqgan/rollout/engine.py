@@ -13,16 +13,24 @@ read y_k, the rollout rows read their last sampled token, and B*N new rollout ro
 teacher rows by ``select`` (the prefix state is shared, never recomputed). Then every rollout row samples token
 k+1. All rows finish together at token T, so the work is exactly B*N*T*(T-1)/2 sampled tokens in T-1 sequential
 steps, followed by one (chunked) reward call over all B*N*(T-1) completions plus y itself.
+
+GPU fast path. The step loop never reads a device tensor on the host (no ``.item()``, no boolean-mask indexing:
+shapes are known from B, N and k), so CUDA kernels queue back to back; on CUDA the sampler takes all rows of a
+step at once (see ``generators.sampling``). ``precision``: "fp32" (default), "bf16" (policy steps and reward
+scoring under ``torch.autocast`` in bfloat16; the sampler itself always works in float32), or "tf32" (float32
+with TF32 matmuls and convolutions on CUDA; on a CPU the same as fp32). ``compile=True`` compiles the sampler's
+arithmetic with ``torch.compile`` on CUDA (ignored elsewhere).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from seqgan.generators.sampling import sample_from_hidden, sample_sequences
+from seqgan.generators.sampling import sample_from_hidden, sample_sequences, use_compiled_sampler
 
 RewardFn = Callable[[Tensor], Tensor]  # (M, T) int64 tokens -> (M,) reward, no grad needed
 
@@ -52,26 +60,104 @@ def min_token_steps(batch: int, length: int, num_rollouts: int) -> int:
     return batch * num_rollouts * length * (length - 1) // 2
 
 
+PRECISIONS = ("fp32", "bf16", "tf32")
+
+
+def precision_context(precision: str, device: torch.device):
+    """The numeric mode of policy steps and reward scoring (see the module docstring)."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision == "tf32" and device.type == "cuda":
+        return _tf32()
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _tf32():
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _device_of(policy, fallback: torch.device | None = None) -> torch.device:
+    try:
+        return next(policy.parameters()).device
+    except (AttributeError, StopIteration):
+        return fallback or torch.device("cpu")
+
+
 class RolloutEngine:
-    def __init__(self, temperature: float = 1.0, reward_chunk: int = 1024):
+    def __init__(self, temperature: float = 1.0, reward_chunk: int = 1024, precision: str = "fp32",
+                 compile: bool = False):
         if reward_chunk < 1:
             raise ValueError("reward_chunk must be >= 1")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.temperature = temperature
         self.reward_chunk = reward_chunk
+        self.precision = precision
+        self.compile = compile
         self.stats = RolloutStats()
+
+    def _mode(self, device: torch.device):
+        stack = contextlib.ExitStack()
+        stack.enter_context(precision_context(self.precision, device))
+        if self.compile and device.type == "cuda":
+            stack.enter_context(use_compiled_sampler())
+        return stack
 
     def sample(self, policy: Policy, batch_size: int, length: int, *, state=None, temperature: float | None = None,
                rng: torch.Generator | None = None, chunk: int | None = None) -> Tensor:
         """(batch_size, length) tokens sampled from the policy, starting from its start token."""
         temperature = self.temperature if temperature is None else temperature
-        out = sample_sequences(policy, batch_size, length, rng, temperature, batch_size=chunk, state=state)
+        with self._mode(_device_of(policy)):
+            out = sample_sequences(policy, batch_size, length, rng, temperature, batch_size=chunk, state=state)
         self.stats = RolloutStats(token_steps=batch_size * length, sequential_steps=length)
+        return out
+
+    @torch.no_grad()
+    def fill(self, policy: Policy, known: Tensor, keep: Tensor, *, context=None, temperature: float | None = None,
+             rng: torch.Generator | None = None) -> Tensor:
+        """In-filling (MaskGAN): (B, T) tokens equal to ``known`` where ``keep`` is True, sampled elsewhere.
+
+        The policy starts from ``initial_state(B, context)`` and reads its own output left to right, so a sampled
+        token conditions the ones after it and a kept token is fed exactly as given. Only missing positions draw
+        random numbers; decoding stops after the last missing column. No EOS handling: ``known`` fixes the layout.
+        """
+        if known.shape != keep.shape or known.dim() != 2:
+            raise ValueError(f"known and keep must be the same (batch, length) shape, got {tuple(known.shape)} "
+                             f"and {tuple(keep.shape)}")
+        temperature = self.temperature if temperature is None else temperature
+        out = known.clone()
+        missing_cols = (~keep).any(dim=0).nonzero()
+        stats = RolloutStats()
+        if len(missing_cols):
+            B = known.shape[0]
+            state = policy.initial_state(B, context)
+            token = torch.full((B, 1), policy.start_token, dtype=torch.long, device=known.device)
+            for t in range(int(missing_cols.max()) + 1):
+                hidden, state = policy.hidden(token, state)
+                rows = (~keep[:, t]).nonzero().squeeze(1)
+                if len(rows):
+                    out[rows, t] = sample_from_hidden(policy, hidden[rows, -1], rng, temperature)
+                    stats.token_steps += len(rows)
+                stats.sequential_steps += 1
+                token = out[:, t:t + 1]
+        self.stats = stats
         return out
 
     @torch.no_grad()
     def rewards(self, policy: Policy, tokens: Tensor, reward_fn: RewardFn, num_rollouts: int, *,
                 rng: torch.Generator | None = None) -> Tensor:
         """Q of shape (B, T): row b, column t-1 is the rollout reward of prefix y_b[:t] (column T-1: reward of y_b)."""
+        with self._mode(tokens.device):
+            return self._rewards(policy, tokens, reward_fn, num_rollouts, rng)
+
+    def _rewards(self, policy: Policy, tokens: Tensor, reward_fn: RewardFn, num_rollouts: int,
+                 rng: torch.Generator | None) -> Tensor:
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (batch, length), got shape {tuple(tokens.shape)}")
         if num_rollouts < 1:

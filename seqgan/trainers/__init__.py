@@ -6,9 +6,11 @@ from typing import Any
 
 from seqgan.trainers import seqgan as _seqgan
 from seqgan.trainers import maligan as _maligan
+from seqgan.trainers import maskgan as _maskgan
 from seqgan.trainers import pgbleu as _pgbleu
 from seqgan.trainers import rankgan as _rankgan
 from seqgan.trainers import relgan as _relgan
+from seqgan.trainers import leakgan as _leakgan
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ ALGORITHMS = {
     "pgbleu": Algorithm("pgbleu", _pgbleu.PGBLEUConfig, _pgbleu.PGBLEUTrainer, _pgbleu.PRESETS),
     "rankgan": Algorithm("rankgan", _rankgan.RankGANConfig, _rankgan.RankGANTrainer, _rankgan.PRESETS),
     "relgan": Algorithm("relgan", _relgan.RelGANConfig, _relgan.RelGANTrainer, _relgan.PRESETS),
+    "leakgan": Algorithm("leakgan", _leakgan.LeakGANConfig, _leakgan.LeakGANTrainer, _leakgan.PRESETS),
+    "maskgan": Algorithm("maskgan", _maskgan.MaskGANConfig, _maskgan.MaskGANTrainer, _maskgan.PRESETS),
 }
 
 

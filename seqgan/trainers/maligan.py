@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqgan import distributed
 from seqgan.config import ConfigError, option
 from seqgan.generators import teacher_forced_logits
 from seqgan.rollout.engine import DiscriminatorReward
@@ -80,22 +81,38 @@ def sequence_log_probs(logits: Tensor, tokens: Tensor, mask: Tensor | None = Non
     return token_lp.sum(dim=1)
 
 
+def local_maligan_loss(log_probs_per_seq: Tensor, d_probs_all: Tensor, offset: int, eps: float = D_CLAMP) -> Tensor:
+    """The part of :func:`maligan_loss` over the m sequences of ALL ranks that falls on this rank's rows
+    ``offset .. offset + len(log_probs_per_seq)``: the weights are normalised over the whole global batch. With
+    one process (offset 0, all rows) it is ``maligan_loss`` itself."""
+    w = maligan_weights(d_probs_all, eps)
+    advantage = (w - 1.0 / w.numel())[offset: offset + log_probs_per_seq.numel()].to(log_probs_per_seq.dtype)
+    return -(advantage * log_probs_per_seq).sum()
+
+
 class MaliGANTrainer(SeqGANTrainer):
     algorithm = "maligan"
+    DATA_PARALLEL = True
+    SUMMED_LOGS = ("mali_loss",)
 
     def _adversarial_epoch(self, i: int) -> dict[str, float]:
         """``adv_g_steps`` MaliGAN generator steps, then ``adv_d_rounds`` discriminator rounds (as SeqGAN)."""
         c = self.config
         logs: dict[str, float] = {}
         score = DiscriminatorReward(self.discriminator)
+        sizes = distributed.shard_sizes(c.batch_size, self.dist.world_size)
         for _ in range(c.adv_g_steps):
-            samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
-            d_probs = score(samples)
+            # each rank samples and scores its slice; the weights need every rank's scores (gathered, m floats)
+            samples = self.engine.sample(self.generator, sizes[self.dist.rank], self.seq_len, rng=self.rng)
+            d_probs = distributed.all_gather_rows(score(samples))
             self.generator.train()
             log_p = sequence_log_probs(teacher_forced_logits(self.generator, samples), samples,
                                        self._real_tokens(samples))
-            loss = maligan_loss(log_p, d_probs, c.d_clamp)
-            self._generator_step(self.pg_opt, loss)
+            if self.dist.active:
+                loss = local_maligan_loss(log_p, d_probs, sum(sizes[: self.dist.rank]), c.d_clamp)
+            else:
+                loss = maligan_loss(log_p, d_probs, c.d_clamp)
+            self._generator_step(self.pg_opt, loss, summed=True)  # a sum over the m sequences
             w = maligan_weights(d_probs, c.d_clamp)
             # ess: effective sample size 1 / sum w^2 of the weights, from 1 (one sample dominates) to m (uniform)
             logs = {"mali_loss": loss.item(), "mean_d": d_probs.mean().item(), "ess": (1.0 / (w * w).sum()).item()}

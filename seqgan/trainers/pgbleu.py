@@ -82,6 +82,7 @@ class BleuReward:
 
 class PGBLEUTrainer(SeqGANTrainer):
     algorithm = "pgbleu"
+    DATA_PARALLEL = True
 
     def __init__(self, config: PGBLEUConfig, corpus=None):
         super().__init__(config, corpus)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqgan import distributed
 from seqgan.config import ConfigError, option
 from seqgan.discriminators.ranker import CNNRanker, RankReward, log_rank_scores
 from seqgan.trainers.seqgan import PRESETS as SEQGAN_PRESETS
@@ -76,6 +77,7 @@ def ranker_loss(log_r_human: Tensor, log_r_machine: Tensor) -> Tensor:
 
 class RankGANTrainer(SeqGANTrainer):
     algorithm = "rankgan"
+    DATA_PARALLEL = True
 
     def __init__(self, config: RankGANConfig, corpus=None):
         super().__init__(config, corpus)
@@ -104,7 +106,7 @@ class RankGANTrainer(SeqGANTrainer):
     def _d_round(self) -> dict[str, float]:
         """Fresh generated sentences, as many human ones, ``d_epochs`` epochs of the ranker loss."""
         c = self.config
-        machine = self.engine.sample(self.generator, c.d_samples, self.seq_len, rng=self.rng, chunk=512)
+        machine = self._sample_shared(c.d_samples)  # the same on every rank: C^- is drawn from all of it
         pick = torch.randperm(len(self.train_data), generator=self.data_rng)[: c.d_samples].to(self.device)
         human = self.train_data[pick]
         self.discriminator.train()
@@ -120,10 +122,7 @@ class RankGANTrainer(SeqGANTrainer):
                 log_r_h = log_rank_scores(f_h, f_u, f_cm, c.gamma)
                 log_r_m = log_rank_scores(f_m, f_u, f_cp, c.gamma)
                 loss = ranker_loss(log_r_h, log_r_m)
-                self.d_opt.zero_grad(set_to_none=True)
-                if torch.isfinite(loss):
-                    loss.backward()
-                    self.d_opt.step()
+                distributed.optimizer_step(self.d_opt, loss, self.discriminator.parameters(), count=len(h_idx))
                 total += loss.item()
                 r_human += log_r_h.exp().mean().item()
                 r_machine += log_r_m.exp().mean().item()

@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqgan import distributed
 from seqgan.config import ConfigError, option
 from seqgan.discriminators.relgan_cnn import MultiRepCNNDiscriminator
 from seqgan.generators.relational import RelationalMemoryGenerator
@@ -176,6 +177,7 @@ def gumbel_generate(model, batch_size: int, length: int, beta: float,
 # --- trainer ---------------------------------------------------------------------------------------------------
 class RelGANTrainer(SeqGANTrainer):
     algorithm = "relgan"
+    DATA_PARALLEL = True
 
     def __init__(self, config: RelGANConfig, corpus=None):
         relational = config.generator == "relational"
@@ -199,8 +201,9 @@ class RelGANTrainer(SeqGANTrainer):
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
     def _real_batch(self) -> Tensor:
+        """This rank's slice of a fresh global batch of training rows (the generated batch matches its size)."""
         pick = torch.randperm(len(self.train_data), generator=self.data_rng)[: self.config.batch_size]
-        return self.train_data[pick.to(self.device)]
+        return self.train_data[distributed.shard(pick, self.dist).to(self.device)]
 
     def _adversarial_epoch(self, i: int) -> dict[str, float]:
         c = self.config
@@ -214,16 +217,13 @@ class RelGANTrainer(SeqGANTrainer):
                 _, fake = gumbel_generate(self.generator, len(real), self.seq_len, beta, self.rng)
             real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
             loss = rsgan_d_loss(real_logits, fake_logits)
-            self.d_opt.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
-                loss.backward()
-                self.d_opt.step()
+            distributed.optimizer_step(self.d_opt, loss, self.discriminator.parameters(), count=len(real))
             logs.update(d_loss=loss.item(), d_acc=((real_logits > fake_logits).float().mean().item()))
         for _ in range(c.adv_g_steps):
             real = self._real_batch()
             _, fake = gumbel_generate(self.generator, len(real), self.seq_len, beta, self.rng)
             loss = rsgan_g_loss(self.discriminator(real), self.discriminator(fake))
-            self._generator_step(self.pg_opt, loss)
+            self._generator_step(self.pg_opt, loss, count=len(real))
             self.d_opt.zero_grad(set_to_none=True)  # the G step's gradients on D are not used
             logs["g_loss"] = loss.item()
         return logs

@@ -4,6 +4,11 @@ epochs of one policy-gradient generator step on Monte Carlo rollout rewards foll
 The defaults are the paper's code (LantaoYu/SeqGAN, sequence_gan.py): batch 64, 120 MLE epochs, 50 D-pretraining
 rounds of 3 epochs on 10,000 fresh negatives, 200 adversarial epochs each with 1 G step (N=16 rollouts) and 5 D
 rounds, Adam 0.01 (G, clip 5.0) and 1e-4 (D), D dropout 0.25 and L2 0.2, rollout update rate 0.8.
+
+Several processes (seqgan.distributed): each rank trains on its slice of every global batch (MLE, D), samples and
+rolls out its slice of the generator's batch (the rewards stay on the rank that uses them), and generates its share
+of each round's negatives, which are then gathered so that every rank shuffles the same global set. The data
+shuffling stream (``data_rng``) is the same on every rank; the sampling stream (``rng``) is seeded from (seed, rank).
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from seqgan import losses
+from seqgan import distributed, losses
 from seqgan.checkpoint import load_module_state
 from seqgan.config import ConfigError, option
 from seqgan.data.corpus import Corpus, check_same_corpus, load_corpus
@@ -22,7 +27,7 @@ from seqgan.generators import real_token_mask, teacher_forced_logits
 from seqgan.generators.factory import build_generator, generator_config_error
 from seqgan.metrics.nll import sequence_nll
 from seqgan.metrics.text import References, text_report
-from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
+from seqgan.rollout.engine import PRECISIONS, DiscriminatorReward, RolloutEngine
 from seqgan.rollout.policy import DelayedPolicy
 from seqgan.trainers.loop import Phase, Trainer
 
@@ -66,6 +71,9 @@ class SeqGANConfig:
     rollouts: int = option(16, "Monte Carlo rollouts N per prefix")
     rollout_update_rate: float = option(0.8, "delayed rollout policy: beta <- rate*beta + (1-rate)*theta")
     reward_chunk: int = option(1024, "rows per discriminator call when scoring rollouts (bounds memory)")
+    precision: str = option("fp32", "sampling and rollouts (not the training steps): fp32, bf16 (autocast) or "
+                                    "tf32 (CUDA matmuls; fp32 on a CPU)")
+    compile_sampler: bool = option(False, "CUDA: torch.compile the sampler's arithmetic (ignored on a CPU)")
     eval_every: int = option(5, "evaluate NLL-oracle / NLL-test every k steps of the MLE and adversarial phases")
     checkpoint_every: int = option(5, "write last.pt every k steps (and at the end of every phase)")
 
@@ -89,6 +97,8 @@ class SeqGANConfig:
         for name in ["gen_lr", "dis_lr"]:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"config field '{name}' must be > 0, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.long_lines not in LONG_LINES:
             raise ConfigError(f"long_lines must be one of {', '.join(LONG_LINES)}, got {self.long_lines!r}")
         if self.level is not None and self.level not in LEVELS:
@@ -126,11 +136,13 @@ PRESETS = {
 
 class SeqGANTrainer(Trainer):
     algorithm = "seqgan"
+    DATA_PARALLEL = True  # its steps shard and reduce through seqgan.distributed (subclasses declare their own)
 
     def __init__(self, config: SeqGANConfig, corpus: Corpus | None = None):
         super().__init__(config)
         c = config
-        self.device = torch.device(c.device)
+        self.device = distributed.local_device(c.device)
+        self.dist = distributed.current()
         torch.manual_seed(c.seed)  # model initialisation and dropout
         self.corpus = corpus or load_corpus(c.corpus, seq_len=c.seq_len, n_train=c.n_train, n_test=c.n_test,
                                             data_seed=c.data_seed, max_len=c.max_len, long_lines=c.long_lines,
@@ -145,12 +157,13 @@ class SeqGANTrainer(Trainer):
         self.discriminator = CNNDiscriminator(V, c.dis_emb, c.dis_filter_sizes, c.dis_num_filters,
                                               c.dis_dropout, pad_token=pad).to(self.device)
         self.rollout = DelayedPolicy(self.generator, c.rollout_update_rate)
-        self.engine = RolloutEngine(reward_chunk=c.reward_chunk)
+        self.engine = RolloutEngine(reward_chunk=c.reward_chunk, precision=c.precision, compile=c.compile_sampler)
         # Two generator optimisers, as in the paper's code: one for MLE, a fresh one for policy gradient.
         self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
         self.pg_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.dis_lr)
-        self.rng = torch.Generator(self.device).manual_seed(c.seed + 1)    # sampling and rollouts
+        # sampling and rollouts: one stream per rank (rank 0's is a single process's)
+        self.rng = torch.Generator(self.device).manual_seed(distributed.rank_seed(c.seed + 1, self.dist.rank))
         self.data_rng = torch.Generator().manual_seed(c.seed + 2)          # shuffling (CPU: same on any device)
 
     # --- phases -------------------------------------------------------------------------------------------
@@ -161,35 +174,46 @@ class SeqGANTrainer(Trainer):
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
     def _batches(self, n: int) -> list[torch.Tensor]:
+        """The index batches of one epoch over ``n`` rows: this rank's slice of each global batch."""
         perm = torch.randperm(n, generator=self.data_rng).to(self.device)
-        return list(perm.split(self.config.batch_size))
+        return [distributed.shard(b, self.dist) for b in perm.split(self.config.batch_size)]
+
+    def _sample_shared(self, n: int) -> torch.Tensor:
+        """``n`` generated rows, the same on every rank: each rank samples its share, then all are gathered."""
+        mine = self.engine.sample(self.generator, distributed.local_count(n, self.dist), self.seq_len,
+                                  rng=self.rng, chunk=512)
+        return distributed.all_gather_rows(mine)
 
     def _mle_epoch(self, _: int) -> dict[str, float]:
         self.generator.train()
         total, count = 0.0, 0
         for idx in self._batches(len(self.train_data)):
             batch = self.train_data[idx]
-            loss = losses.mle(teacher_forced_logits(self.generator, batch), batch, self._real_tokens(batch))
-            self._generator_step(self.mle_opt, loss)
-            total, count = total + loss.item() * len(idx), count + len(idx)
-        return {"mle_loss": total / count}
+            mask = self._real_tokens(batch)
+            loss = losses.mle(teacher_forced_logits(self.generator, batch), batch, mask)
+            # the loss is a mean over real tokens: ranks are weighted by theirs in the gradient average
+            self._generator_step(self.mle_opt, loss, count=None if not self.dist.active else
+                                 float(batch.numel() if mask is None else mask.sum()))
+            if len(idx):
+                total, count = total + loss.item() * len(idx), count + len(idx)
+        return {"mle_loss": total / max(count, 1)}
 
     def _real_tokens(self, tokens: torch.Tensor) -> torch.Tensor | None:
         eos = self.generator.eos_token
         return None if eos is None else real_token_mask(tokens, eos)
 
-    def _generator_step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return  # reported by the loop through the returned logs; never step on a NaN
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.grad_clip)
-        opt.step()
+    def _generator_step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, *, count: float | None = None,
+                        summed: bool = False) -> None:
+        """One clipped generator step; a NaN loss is never stepped on (the loop reports it through the logs).
+        Across ranks: ``count`` items in a mean loss, ``summed`` for a loss summed over the batch, else the
+        ranks' gradients are averaged (see ``distributed.optimizer_step``)."""
+        distributed.optimizer_step(opt, loss, self.generator.parameters(), count=count, summed=summed,
+                                   clip=self.config.grad_clip)
 
     def _d_round(self) -> dict[str, float]:
         """Fresh negatives from the generator, as many positives, ``d_epochs`` epochs of BCE + L2."""
         c = self.config
-        negatives = self.engine.sample(self.generator, c.d_samples, self.seq_len, rng=self.rng, chunk=512)
+        negatives = self._sample_shared(c.d_samples)
         pick = torch.randperm(len(self.train_data), generator=self.data_rng)[: c.d_samples].to(self.device)
         data = torch.cat([self.train_data[pick], negatives])
         labels = torch.cat([torch.ones(len(pick), device=self.device), torch.zeros(len(negatives), device=self.device)])
@@ -199,11 +223,8 @@ class SeqGANTrainer(Trainer):
             for idx in self._batches(len(data)):
                 logits = self.discriminator(data[idx])
                 loss = losses.d_bce(logits, labels[idx]) + c.dis_l2 * self.discriminator.l2_penalty()
-                self.d_opt.zero_grad(set_to_none=True)
-                if torch.isfinite(loss):
-                    loss.backward()
-                    self.d_opt.step()
-                total += loss.item() * len(idx)
+                distributed.optimizer_step(self.d_opt, loss, self.discriminator.parameters(), count=len(idx))
+                total += loss.item() * len(idx) if len(idx) else 0.0
                 correct += ((logits > 0).float() == labels[idx]).sum().item()
                 count += len(idx)
         return {"d_loss": total / max(count, 1), "d_acc": correct / max(count, 1)}
@@ -214,6 +235,7 @@ class SeqGANTrainer(Trainer):
     # what the rollout completions are scored by, and the log name of the sampled sequences' own mean reward;
     # PG-BLEU, RankGAN... change only these
     final_reward_name = "d_of_samples"
+    SUMMED_LOGS = ("pg_loss",)
 
     def _reward_fn(self):
         return DiscriminatorReward(self.discriminator)
@@ -224,13 +246,15 @@ class SeqGANTrainer(Trainer):
             self.rollout.reset(self.generator)  # G_beta starts as the pretrained generator
         logs: dict[str, float] = {}
         for _ in range(c.adv_g_steps):
-            samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
+            # each rank samples and rolls out its slice of the batch; its rewards are used where they are
+            samples = self.engine.sample(self.generator, distributed.local_count(c.batch_size, self.dist),
+                                         self.seq_len, rng=self.rng)
             rewards = self.engine.rewards(self.rollout.model, samples, self._reward_fn(), c.rollouts, rng=self.rng)
             self.generator.train()
             # rewards only on real tokens: up to and including EOS, never on the padding after it
             loss = losses.policy_gradient(teacher_forced_logits(self.generator, samples), samples, rewards,
                                           self._real_tokens(samples))
-            self._generator_step(self.pg_opt, loss)
+            self._generator_step(self.pg_opt, loss, summed=True)  # a sum over the batch: ranks' gradients add
             # mean_reward over all prefixes (as the SeqGAN code logs it); the last column: the samples themselves
             logs = {"pg_loss": loss.item(), "mean_reward": rewards.mean().item(),
                     self.final_reward_name: rewards[:, -1].mean().item()}
