@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="device of the GAN training (the classifier runs on the CPU)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-files", type=int, default=None,
+                    help="use only the first k FSDD files of each split (smoke tests; default: all)")
     ap.add_argument("--json")
     ap.add_argument("--md")
     ap.add_argument("--grid")
@@ -77,7 +79,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    train, test = load_fsdd("train"), load_fsdd("test")
+    train, test = load_fsdd("train", max_files=args.max_files), load_fsdd("test", max_files=args.max_files)
     print(f"FSDD: {len(train)} train / {len(test)} test clips", flush=True)
 
     start = time.perf_counter()
@@ -120,6 +122,7 @@ def main() -> None:
                      "classifier": "log-mel (40 mels, 25 ms / 10 ms) CNN trained on FSDD train",
                      "inception_score": f"exp E KL(p(y|x) || p(y)), {args.splits} splits, mean and std",
                      "generated_clips": args.n_generated,
+                     "max_files_per_split": args.max_files,  # None: all of FSDD
                      "nn": "mean Euclidean distance in standardised log-mel space to the nearest other clip of the "
                            "set (nn_self) and to the nearest FSDD training clip (nn_train)",
                      "gan": {"model_size": args.model_size, "batch_size": args.batch_size, "d_steps": 5,

@@ -90,3 +90,40 @@ def test_text_family_benchmark_tiny_fills_every_cell(tmp_path):
     for line in ours:
         cells = [c.strip() for c in line.strip("| ").split(" | ")[1:-1]]
         assert len(cells) == 2 and all(float(c) > 0 for c in cells), line
+
+
+def test_scaling_benchmark_tiny_has_one_and_two_process_rows(tmp_path):
+    out = tmp_path / "s.json"
+    run("scaling.py", "--epochs", "1", "--batch", "4", "--length", "4", "--rollouts", "1", "--d-samples", "8",
+        "--processes", "1,2", "--json", str(out))
+    r = json.loads(out.read_text())
+    cpu = [row for row in r["rows"] if row["device"] == "cpu"]
+    assert [row["processes"] for row in cpu] == [1, 2]
+    # 4 samples + 4*1*3 rollout completions + 8 negatives per epoch, whatever the number of processes
+    assert all(row["sequences"] == 24 and row["sequences_per_s"] > 0 for row in cpu)
+    assert r["config"]["sequences_per_epoch"] == 24 and r["device"] and r["torch"] and r["git"]
+
+
+def test_maskgan_benchmark_tiny(data_dir, tmp_path):
+    out, md = tmp_path / "m.json", tmp_path / "m.md"
+    run("maskgan.py", "--train-rows", "64", "--max-vocab", "100", "--hidden", "8", "--mle-epochs", "1",
+        "--d-pretrain-steps", "1", "--adv-epochs", "1", "--json", str(out), "--md", str(md))
+    r = json.loads(out.read_text())
+    assert r["train_rows"] == 64 and r["vocab_size"] <= 100 and r["device"] and r["git"]
+    assert set(r["rows"]) == {"LM", "MaskMLE", "MaskGAN"}
+    for row in r["rows"].values():
+        assert all(0 < row[f"unique_{n}gram_pct"] <= 100 for n in (2, 3, 4))
+        assert row["masked_ppl"] > 1 and row["lm_ppl_of_samples"] > 1
+    assert md.read_text().count("\n| MaskGAN |") == 1
+
+
+def test_audio_benchmark_tiny(data_dir, tmp_path):
+    out = tmp_path / "a.json"
+    run("audio.py", "--max-files", "40", "--model-size", "2", "--batch-size", "4", "--steps", "1",
+        "--cond-steps", "1", "--n-generated", "10", "--classifier-epochs", "1", "--splits", "2", "--json", str(out))
+    r = json.loads(out.read_text())
+    assert r["protocol"]["max_files_per_split"] == 40 and r["device"] and r["git"]
+    assert [m["model"] for m in r["models"]] == ["WaveGAN", "SpecGAN", "conditional WaveGAN"]
+    for m in r["models"]:
+        assert m["steps"] == 1 and m["inception_score"] >= 1 - 1e-6 and sum(m["predicted_digits"]) == 10
+    assert 0 <= r["classifier"]["test_accuracy"] <= 1 and 0 <= r["models"][2]["label_accuracy"] <= 1

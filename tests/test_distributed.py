@@ -1,15 +1,15 @@
 """Data-parallel training on CPU: 2 processes (gloo) against 1, resume under 2 processes, world-size checks, --nproc.
 
-The 2-process runs are spawned twice for the whole module (a fixture): once for a deterministic run, an
-uninterrupted run and a run killed in its second adversarial epoch, once more to resume the killed run in fresh
-processes. Sampling is made deterministic for the comparison with one process (a temperature of 1e-6 turns the
-exact sampler into argmax, and D dropout is off), because otherwise the ranks' own random streams -- seeded from
-(seed, rank) by design -- draw other sequences than one process does.
+The 2-process runs are spawned twice for the whole module (a fixture): once for a deterministic run of each
+data-parallel algorithm tested here (SeqGAN, MaskGAN, LeakGAN), an uninterrupted SeqGAN run and one killed in its
+second adversarial epoch, once more to resume the killed run in fresh processes. Sampling is made deterministic for
+the comparison with one process (a temperature of 1e-6 turns the exact sampler into argmax, and D dropout is off),
+because otherwise the ranks' own random streams -- seeded from (seed, rank) by design -- draw other sequences than
+one process does. LeakGAN needs distinct rows instead (see ``shared_stream_sampling``).
 """
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,19 +17,30 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from seqgan import checkpoint, distributed
 from seqgan.checkpoint import CheckpointError
+from seqgan.config import from_dict
+from seqgan.trainers.leakgan import PRESETS as LEAKGAN_PRESETS
+from seqgan.trainers.leakgan import LeakGANConfig, LeakGANTrainer
 from seqgan.trainers.loop import fit
+from seqgan.trainers.maskgan import PRESETS as MASKGAN_PRESETS
+from seqgan.trainers.maskgan import MaskGANConfig, MaskGANTrainer
 from seqgan.trainers.seqgan import PRESETS, SeqGANConfig, SeqGANTrainer
 from tests.test_cli import TINY, assert_user_error, run
+from tests.text_fixtures import write_corpus
+from tests.trainers.common import assert_same_networks, interrupt_at, snapshot_networks
 
 WORLD = 2
 # 2 ranks sum their half-batch gradients where one process sums the whole batch: float32 rounding differs in the
-# last bits, and Adam (which divides by sqrt(v)) carries that through ~40 steps. Measured: 2.3e-6 at most;
-# training moves every matrix by far more than this bound (asserted below), so the check has teeth.
+# last bits, and Adam (which divides by sqrt(v)) carries that through ~40 steps. Measured (largest parameter
+# difference): SeqGAN 7.4e-7, MaskGAN 6.0e-7, LeakGAN 3.9e-5 (its summed, clipped policy gradient); training moves
+# every generator by more than 0.05 (asserted: > 100x this bound), and LeakGAN ranking its rewards within each
+# rank's slice instead of the global batch ends 0.07 away, so the check has teeth.
 PARAM_ATOL = 1e-4
 ARGMAX_TEMPERATURE = 1e-6
+ALGORITHMS = ("seqgan", "maskgan", "leakgan")
 
 
 def tiny(**overrides) -> SeqGANConfig:
@@ -37,15 +48,45 @@ def tiny(**overrides) -> SeqGANConfig:
     return dataclasses.replace(SeqGANConfig(), **{**PRESETS["tiny"], "mle_epochs": 1, "n_train": 128, **overrides})
 
 
-def deterministic_trainer(**overrides) -> SeqGANTrainer:
-    trainer = SeqGANTrainer(tiny(dis_dropout=0.0, **overrides))
+def corpus_spec(root: Path) -> str:
+    """MaskGAN's text corpus, written once by the fixture (the spawned ranks read the same files)."""
+    folder = root / "text"
+    return f"{folder / 'train.txt'},{folder / 'test.txt'}" if folder.exists() else write_corpus(folder)
+
+
+def deterministic_trainer(algorithm: str = "seqgan", root: Path | None = None):
+    """A tiny trainer of ``algorithm`` with argmax sampling and no dropout."""
+    if algorithm == "seqgan":
+        trainer = SeqGANTrainer(tiny(dis_dropout=0.0))
+    elif algorithm == "leakgan":
+        trainer = LeakGANTrainer(dataclasses.replace(LeakGANConfig(), **{**LEAKGAN_PRESETS["tiny"], "mle_epochs": 1,
+                                                                        "n_train": 128, "dis_dropout": 0.0}))
+    else:  # maskgan's networks have no dropout by default (dis_dropout 0)
+        trainer = MaskGANTrainer(from_dict(MaskGANConfig, {**MASKGAN_PRESETS["tiny"], "corpus": corpus_spec(root),
+                                                           "max_len": 12}))
     trainer.engine.temperature = ARGMAX_TEMPERATURE
+    if algorithm == "leakgan":
+        shared_stream_sampling(trainer)
     return trainer
 
 
-def save_params(trainer, path: Path) -> None:
-    torch.save({"generator": trainer.generator.state_dict(), "discriminator": trainer.discriminator.state_dict(),
-                "rollout": trainer.rollout.model.state_dict()}, path)
+def shared_stream_sampling(trainer, seed: int = 7) -> None:
+    """Test double for LeakGAN: the training samples come from one stream seeded alike on every rank; each rank
+    draws the whole global batch from it (at temperature 1) and keeps its slice, so 2 ranks train on exactly the
+    rows one process draws (rollouts stay argmax). Argmax samples will not do here: they are all the same row, so
+    the batch-centred advantages cancel and the worker's gradient is float rounding, which Adam scales up to
+    full-size steps in different directions in 1 and 2 processes. Evaluation (rank 0 only, its own rng) samples
+    as usual."""
+    real = trainer.engine.sample
+    stream = torch.Generator().manual_seed(seed)
+
+    def sample(policy, batch_size, length, **kwargs):
+        if kwargs.get("rng") is not trainer.rng:
+            return real(policy, batch_size, length, **kwargs)
+        total = int(distributed.all_gather_rows(torch.tensor([batch_size])).sum())
+        return distributed.shard(real(policy, total, length, **{**kwargs, "rng": stream, "temperature": 1.0}))
+
+    trainer.engine.sample = sample
 
 
 def _worker(rank: int, port: int, job: str, root: str) -> None:
@@ -56,51 +97,38 @@ def _worker(rank: int, port: int, job: str, root: str) -> None:
     root = Path(root)
     try:
         if job == "train":
-            eq = deterministic_trainer()
-            fit(eq, root / "equal")
+            for algorithm in ALGORITHMS:
+                trainer = deterministic_trainer(algorithm, root)
+                fit(trainer, root / algorithm)
+                torch.save(snapshot_networks(trainer), root / f"{algorithm}_rank{rank}.pt")
             full = SeqGANTrainer(tiny())
             fit(full, root / "full")
             killed = SeqGANTrainer(tiny())
-            real_step = killed._adversarial_epoch
-
-            def dies_at_second(i):
-                if i == 1:
-                    raise KeyboardInterrupt
-                return real_step(i)
-
-            killed._adversarial_epoch = dies_at_second
+            interrupt_at(killed)
             try:
                 fit(killed, root / "resumed")
             except KeyboardInterrupt:
                 pass
-            if rank == 0:
-                save_params(eq, root / "equal.pt")
-                save_params(full, root / "full.pt")
-            # every rank holds the same parameters (same start, same reduced gradients)
-            save_params(full, root / f"full_rank{rank}.pt")
+            # every rank holds the same parameters (same start, same reduced gradients), here with random sampling
+            torch.save(snapshot_networks(full), root / f"full_rank{rank}.pt")
         else:
             resumed = SeqGANTrainer(tiny(seed=12345))  # the state comes from the checkpoint
             resumed.config = tiny()
             fit(resumed, root / "resumed", resume=True)
             if rank == 0:
-                save_params(resumed, root / "resumed.pt")
+                torch.save(snapshot_networks(resumed), root / "resumed.pt")
     finally:
         distributed.shutdown()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def spawn(job: str, root: Path) -> None:
-    mp.spawn(_worker, args=(free_port(), job, str(root)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(get_free_port(), job, str(root)), nprocs=WORLD, join=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
+    corpus_spec(root)
     spawn("train", root)
     spawn("resume", root)
     return root
@@ -110,39 +138,37 @@ def load(path):
     return torch.load(path, weights_only=True)
 
 
-def test_two_processes_equal_one_process_with_the_same_global_batch(runs, tmp_path, single_thread):
-    one = deterministic_trainer()
-    start = {k: v.clone() for k, v in one.generator.state_dict().items()}
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_two_processes_equal_one_process_with_the_same_global_batch(algorithm, runs, tmp_path, single_thread):
+    one = deterministic_trainer(algorithm, runs)
+    start = snapshot_networks(one)
     fit(one, tmp_path / "one")
-    two = load(runs / "equal.pt")
-    modules = {"generator": one.generator, "discriminator": one.discriminator, "rollout": one.rollout.model}
-    for name, module in modules.items():
-        for k, v in module.state_dict().items():
-            torch.testing.assert_close(two[name][k], v, atol=PARAM_ATOL, rtol=0, msg=f"{name}.{k}")
+    assert_same_networks(load(runs / f"{algorithm}_rank0.pt"), snapshot_networks(one), atol=PARAM_ATOL)
     # the bound is far below what training moved: a wrong reduction (e.g. summing mean gradients) would show
-    moved = max((one.generator.state_dict()[k] - start[k]).abs().max().item() for k in start)
+    moved = max((v - start["generator"][k]).abs().max().item() for k, v in one.generator.state_dict().items())
     assert moved > 100 * PARAM_ATOL
     # rank 0 alone wrote metrics: the same records (values within rounding) as one process
-    a = [json.loads(x) for x in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
-    b = [json.loads(x) for x in (runs / "equal" / "metrics.jsonl").read_text().splitlines()]
+    a, b = metrics(tmp_path / "one"), metrics(runs / algorithm)
     assert [(r["kind"], r["phase"], r["global_step"]) for r in a] == [(r["kind"], r["phase"], r["global_step"])
                                                                      for r in b]
     for ra, rb in zip(a, b):
+        assert set(ra) == set(rb)
         for k, v in ra.items():
             if isinstance(v, float):
-                assert rb[k] == pytest.approx(v, rel=1e-3, abs=1e-4), (ra, rb)
+                assert rb[k] == pytest.approx(v, rel=1e-3, abs=1e-4), (k, ra, rb)
 
 
-def test_ranks_hold_identical_parameters(runs):
-    r0, r1 = load(runs / "full_rank0.pt"), load(runs / "full_rank1.pt")
-    for name in r0:
-        assert all(torch.equal(r0[name][k], r1[name][k]) for k in r0[name]), name
+@pytest.mark.parametrize("run_name", [*ALGORITHMS, "full"])
+def test_ranks_hold_identical_parameters(run_name, runs):
+    assert_same_networks(load(runs / f"{run_name}_rank0.pt"), load(runs / f"{run_name}_rank1.pt"))
 
 
 def test_killed_two_process_run_resumes_to_the_uninterrupted_one(runs):
-    full, resumed = load(runs / "full.pt"), load(runs / "resumed.pt")
-    for name in full:
-        assert all(torch.equal(full[name][k], resumed[name][k]) for k in full[name]), name
+    assert_same_networks(load(runs / "full_rank0.pt"), load(runs / "resumed.pt"))
     assert (runs / "full" / "metrics.jsonl").read_text() == (runs / "resumed" / "metrics.jsonl").read_text()
     payload = checkpoint.load(runs / "full" / "last.pt")
     assert payload["progress"]["world_size"] == WORLD

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.audio.spectral import SPEC_SIZE
-from seqgan.audio.wavegan import init_weights
+from seqgan.audio.wavegan import class_embedding, conditioned, critic_score, init_weights, upsample
 
 KERNEL = 5
 LAYERS = 5
@@ -40,15 +40,8 @@ class SpecGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """(B, latent_dim) [+ labels (B,)] -> (B, 1, 128, 128) in (-1, 1)."""
-        if self.num_classes:
-            if labels is None:
-                raise ValueError("a conditional SpecGAN generator needs labels")
-            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
-        h = F.relu(self.dense(z)).view(z.shape[0], 16 * self.model_size, START, START)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            h = torch.tanh(h) if i == LAYERS - 1 else F.relu(h)
-        return h
+        z = conditioned(z, labels, self.num_classes, "SpecGAN")
+        return upsample(F.relu(self.dense(z)).view(z.shape[0], 16 * self.model_size, START, START), self.layers)
 
 
 class SpecGANDiscriminator(nn.Module):
@@ -62,19 +55,11 @@ class SpecGANDiscriminator(nn.Module):
         self.features = START * START * 16 * d
         self.out = nn.Linear(self.features, 1)
         init_weights(self)
-        self.embed = nn.Embedding(num_classes, self.features) if num_classes else None
-        if self.embed is not None:
-            nn.init.xavier_uniform_(self.embed.weight)
+        self.embed = class_embedding(num_classes, self.features)
 
     def forward(self, x: Tensor, labels: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:
         """(B, 1, 128, 128) -> (B,) critic scores."""
         h = x
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.2)
-        h = h.flatten(1)
-        score = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("a conditional SpecGAN discriminator needs labels")
-            score = score + (self.embed(labels) * h).sum(dim=1)
-        return score
+        return critic_score(self.out, self.embed, h.flatten(1), labels, "SpecGAN")

@@ -65,6 +65,42 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def conditioned(z: Tensor, labels: Tensor | None, num_classes: int, model: str) -> Tensor:
+    """A generator's input: z, or z concatenated with the one-hot class when conditional (``num_classes > 0``)."""
+    if not num_classes:
+        return z
+    if labels is None:
+        raise ValueError(f"a conditional {model} generator needs labels")
+    return torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)
+
+
+def upsample(h: Tensor, layers: nn.ModuleList) -> Tensor:
+    """A generator's transposed convolutions: ReLU between them, tanh after the last (output in (-1, 1))."""
+    for i, layer in enumerate(layers):
+        h = layer(h)
+        h = torch.tanh(h) if i == len(layers) - 1 else F.relu(h)
+    return h
+
+
+def class_embedding(num_classes: int, features: int) -> nn.Embedding | None:
+    """The projection discriminator's class embedding (Glorot-uniform); None when unconditional."""
+    if not num_classes:
+        return None
+    embed = nn.Embedding(num_classes, features)
+    nn.init.xavier_uniform_(embed.weight)
+    return embed
+
+
+def critic_score(out: nn.Linear, embed: nn.Embedding | None, h: Tensor, labels: Tensor | None, model: str) -> Tensor:
+    """(B,) critic scores of flattened features ``h``: the dense layer, plus <embed(y), h> when conditional."""
+    score = out(h).squeeze(1)
+    if embed is not None:
+        if labels is None:
+            raise ValueError(f"a conditional {model} discriminator needs labels")
+        score = score + (embed(labels) * h).sum(dim=1)
+    return score
+
+
 def phase_shuffle(x: Tensor, radius: int, rng: torch.Generator | None = None, shift: int | None = None) -> Tensor:
     """Shift (B, C, T) activations by one k in [-radius, radius] for the whole batch, reflect-padding the edge.
 
@@ -111,15 +147,8 @@ class WaveGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """(B, latent_dim) [+ labels (B,)] -> (B, channels, slice_len) in (-1, 1)."""
-        if self.num_classes:
-            if labels is None:
-                raise ValueError("a conditional WaveGAN generator needs labels")
-            z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
-        h = F.relu(self.dense(z)).view(z.shape[0], self.start_channels, 16)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            h = torch.tanh(h) if i == len(self.layers) - 1 else F.relu(h)
-        return h
+        z = conditioned(z, labels, self.num_classes, "WaveGAN")
+        return upsample(F.relu(self.dense(z)).view(z.shape[0], self.start_channels, 16), self.layers)
 
 
 class WaveGANDiscriminator(nn.Module):
@@ -140,9 +169,7 @@ class WaveGANDiscriminator(nn.Module):
         self.features = 16 * (16 * d if extra is None else 32 * d)
         self.out = nn.Linear(self.features, 1)
         init_weights(self)
-        self.embed = nn.Embedding(num_classes, self.features) if num_classes else None
-        if self.embed is not None:
-            nn.init.xavier_uniform_(self.embed.weight)
+        self.embed = class_embedding(num_classes, self.features)
 
     def forward(self, x: Tensor, labels: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:
         """(B, channels, slice_len) -> (B,) critic scores. In training mode phase shuffle draws one shift per layer
@@ -152,13 +179,7 @@ class WaveGANDiscriminator(nn.Module):
             h = F.leaky_relu(conv(h), 0.2)
             if i < len(self.convs) - 1 and self.training:
                 h = phase_shuffle(h, self.shuffle_radius, rng)
-        h = h.flatten(1)
-        score = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("a conditional WaveGAN discriminator needs labels")
-            score = score + (self.embed(labels) * h).sum(dim=1)
-        return score
+        return critic_score(self.out, self.embed, h.flatten(1), labels, "WaveGAN")
 
 
 def gradient_penalty(critic, real: Tensor, fake: Tensor, alpha: Tensor) -> Tensor:

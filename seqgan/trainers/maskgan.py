@@ -23,6 +23,13 @@ contiguous masks with half the words missing, 2-layer LSTMs of 650 units and 650
 discriminator, gamma 0.89 (this one is stated in the paper), Adam 5e-4; the epoch counts are our guesses; the
 paper's attention and variational dropout details are not reproduced. ``cpu-small``: 1 layer, 128 units, a
 reduced schedule for a CPU. ``tiny``: seconds, tests.
+
+Several processes (seqgan.distributed): every rank draws the same global batch and its masks from ``data_rng``
+(the same stream on every rank), keeps its contiguous slice, fills it from its own sampling stream (``rng``, seeded
+from (seed, rank)), and steps every network on gradients weighted by its count of scored positions, so that the
+step is the global batch's. Masks are drawn for the whole batch before slicing, so each rank also knows the global
+count of missing positions: its logs are its share of the global means (``SHARED_MEANS``) and are summed over
+ranks, which gives exactly the single-process values.
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ from typing import Optional
 
 import torch
 
-from seqgan import losses
+from seqgan import distributed, losses
 from seqgan.checkpoint import load_module_state
 from seqgan.config import ConfigError, option
 from seqgan.data.corpus import ORACLE, Corpus, check_same_corpus, load_corpus
@@ -139,11 +146,16 @@ def build_infill_generator(config: MaskGANConfig, corpus: Corpus) -> InfillGener
 
 class MaskGANTrainer(Trainer):
     algorithm = "maskgan"
+    DATA_PARALLEL = True  # batches are sliced and gradients reduced through seqgan.distributed
+    # every log is a mean over the global batch's missing positions; a rank logs its part of that mean
+    SHARED_MEANS = ("mask_mle_loss", "d_loss", "d_acc", "critic_loss", "mean_log_d", "d_of_fills", "mean_advantage")
+    SUMMED_LOGS = ("pg_loss", *SHARED_MEANS)  # pg_loss: a sum over the batch
 
     def __init__(self, config: MaskGANConfig, corpus: Corpus | None = None):
         super().__init__(config)
         c = config
-        self.device = torch.device(c.device)
+        self.device = distributed.local_device(c.device)
+        self.dist = distributed.current()
         torch.manual_seed(c.seed)  # model initialisation and dropout
         self.corpus = corpus or load_corpus(c.corpus, seq_len=0, n_train=0, n_test=0, data_seed=0, max_len=c.max_len,
                                             long_lines=c.long_lines, max_vocab=c.max_vocab, level=c.level)
@@ -163,7 +175,8 @@ class MaskGANTrainer(Trainer):
         self.adv_opt = torch.optim.Adam(self.generator.parameters(), lr=adv_lr)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.dis_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
-        self.rng = torch.Generator(self.device).manual_seed(c.seed + 1)  # filling (sampling)
+        # filling (sampling): one stream per rank (rank 0's is a single process's)
+        self.rng = torch.Generator(self.device).manual_seed(distributed.rank_seed(c.seed + 1, self.dist.rank))
         self.data_rng = torch.Generator().manual_seed(c.seed + 2)        # shuffling, batches and masks (CPU)
 
     # --- phases -------------------------------------------------------------------------------------------
@@ -180,18 +193,32 @@ class MaskGANTrainer(Trainer):
         present = make_present(word_positions(batch, self.corpus.eos_token), c.mask_kind, c.present_rate, rng)
         return present, masked_context(batch, present, self.generator.mask_token)
 
-    def _random_batch(self) -> torch.Tensor:
+    def _local(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """Masks for a global batch (from ``data_rng``, the same on every rank), then this rank's slice:
+        (rows, present, context, missing positions in the global batch)."""
+        present, context = self._masked(batch, self.data_rng)
+        n_global = int((~present).sum())
+        rows, present, context = (distributed.shard(x, self.dist) for x in (batch, present, context))
+        return rows, present, context, n_global
+
+    def _random_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """This rank's slice of a fresh global batch of training rows with its masks (see ``_local``)."""
         n = len(self.train_data)
         idx = torch.randint(n, (min(self.config.batch_size, n),), generator=self.data_rng)
-        return self.train_data[idx.to(self.device)]
+        return self._local(self.train_data[idx.to(self.device)])
 
-    def _step(self, module: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return  # reported by the loop through the returned logs; never step on a NaN
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
-        opt.step()
+    def _step(self, module: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, count: int) -> None:
+        """One clipped step on a loss that is a mean over ``count`` local positions: across ranks the gradients
+        are count-weighted (see ``distributed.optimizer_step``); a NaN loss is never stepped on (the loop
+        reports it through the returned logs)."""
+        distributed.optimizer_step(opt, loss, module.parameters(), count=count, clip=self.config.grad_clip)
+
+    @staticmethod
+    def _share(local_mean: torch.Tensor, count: int, n_global: int) -> float:
+        """This rank's part of a global mean over ``n_global`` positions; 0 for an empty slice."""
+        if count == n_global:  # a single process: the mean itself, not rounded through count / n_global
+            return local_mean.item()
+        return local_mean.item() * count / n_global if count else 0.0
 
     def _mle_epoch(self, _: int) -> dict[str, float]:
         """MaskMLE: teacher-forced NLL of the missing tokens only."""
@@ -199,13 +226,13 @@ class MaskGANTrainer(Trainer):
         total, count = 0.0, 0
         perm = torch.randperm(len(self.train_data), generator=self.data_rng).to(self.device)
         for idx in perm.split(self.config.batch_size):
-            batch = self.train_data[idx]
-            present, context = self._masked(batch, self.data_rng)
+            batch, present, context, n_global = self._local(self.train_data[idx])
             missing = ~present
             loss = losses.mle(self.generator.logits(context, batch), batch, missing)
-            self._step(self.generator, self.mle_opt, loss)
             n = int(missing.sum())
-            total, count = total + loss.item() * n, count + n
+            self._step(self.generator, self.mle_opt, loss, n)
+            total += loss.item() * n if n else 0.0
+            count += n_global
         return {"mask_mle_loss": total / max(count, 1)}
 
     def _fill(self, batch: torch.Tensor, present: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -216,8 +243,7 @@ class MaskGANTrainer(Trainer):
 
     def _d_step(self) -> dict[str, float]:
         """BCE on the missing positions: the real sequence's tokens are real, the filled sequence's are fake."""
-        batch = self._random_batch()
-        present, context = self._masked(batch, self.data_rng)
+        batch, present, context, n_global = self._random_batch()
         filled = self._fill(batch, present, context)
         missing = ~present
         self.discriminator.train()
@@ -225,11 +251,12 @@ class MaskGANTrainer(Trainer):
         labels = torch.cat([torch.ones_like(logits[: len(batch)]), torch.zeros_like(logits[len(batch):])])
         where = torch.cat([missing, missing])
         loss = losses.d_bce(logits[where], labels[where])
-        self._step(self.discriminator, self.d_opt, loss)
-        correct = ((logits[where] > 0).float() == labels[where]).float().mean().item()
-        return {"d_loss": loss.item(), "d_acc": correct}
+        n = int(where.sum())
+        self._step(self.discriminator, self.d_opt, loss, n)
+        correct = ((logits[where] > 0).float() == labels[where]).float().mean()
+        return {"d_loss": self._share(loss, n, 2 * n_global), "d_acc": self._share(correct, n, 2 * n_global)}
 
-    def _critic_and_advantages(self, batch, present, context, filled) -> tuple[torch.Tensor, dict[str, float]]:
+    def _critic_and_advantages(self, present, context, filled, n_global) -> tuple[torch.Tensor, dict[str, float]]:
         """Rewards, returns and clipped advantages of a filled batch; one critic step towards the returns."""
         c = self.config
         missing = ~present
@@ -239,29 +266,33 @@ class MaskGANTrainer(Trainer):
         values = self.critic(dis_out, memory)
         critic_loss = ((values - returns)[missing] ** 2).mean()
         advantages = clipped_advantages(returns, values, c.advantage_clip)
-        self._step(self.critic, self.critic_opt, critic_loss)
-        logs = {"critic_loss": critic_loss.item(), "mean_log_d": log_d[missing].mean().item(),
-                "d_of_fills": log_d[missing].exp().mean().item()}
+        n = int(missing.sum())
+        self._step(self.critic, self.critic_opt, critic_loss, n)
+        logs = {"critic_loss": self._share(critic_loss, n, n_global),
+                "mean_log_d": self._share(log_d[missing].mean(), n, n_global),
+                "d_of_fills": self._share(log_d[missing].exp().mean(), n, n_global)}
         return advantages, logs
 
     def _d_pretrain_step(self, _: int) -> dict[str, float]:
         logs = self._d_step()
-        batch = self._random_batch()
-        present, context = self._masked(batch, self.data_rng)
-        _, critic_logs = self._critic_and_advantages(batch, present, context, self._fill(batch, present, context))
+        batch, present, context, n_global = self._random_batch()
+        _, critic_logs = self._critic_and_advantages(present, context, self._fill(batch, present, context), n_global)
         return {**logs, **critic_logs}
 
     def _adversarial_epoch(self, _: int) -> dict[str, float]:
         c = self.config
         logs: dict[str, float] = {}
         for _ in range(c.adv_g_steps):
-            batch = self._random_batch()
-            present, context = self._masked(batch, self.data_rng)
+            batch, present, context, n_global = self._random_batch()
             filled = self._fill(batch, present, context)
-            advantages, logs = self._critic_and_advantages(batch, present, context, filled)
+            advantages, logs = self._critic_and_advantages(present, context, filled, n_global)
             loss = losses.policy_gradient(self.generator.logits(context, filled), filled, advantages, ~present)
-            self._step(self.generator, self.adv_opt, loss)
-            logs = {"pg_loss": loss.item(), "mean_advantage": advantages[~present].mean().item(), **logs}
+            # a sum over the batch: the ranks' gradients add up
+            distributed.optimizer_step(self.adv_opt, loss, self.generator.parameters(), summed=True,
+                                       clip=self.config.grad_clip)
+            n = int((~present).sum())
+            logs = {"pg_loss": loss.item(), "mean_advantage": self._share(advantages[~present].mean(), n, n_global),
+                    **logs}
         for _ in range(c.adv_d_steps):
             logs.update(self._d_step())
         return logs

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from seqgan import checkpoint
-from seqgan.audio.data import load_wav_folder
 from seqgan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
 from seqgan.audio.spectral import log_magnitude
 from seqgan.audio.trainer import SPEC_PRESETS, SpecGANConfig, SpecGANTrainer
@@ -13,22 +12,11 @@ from seqgan.config import ConfigError, from_dict
 from seqgan.trainers.loop import LAST, fit
 
 from tests.test_cli import assert_user_error, run
-
-from .helpers import digit_folder
+from tests.trainers.common import assert_resume_equals_uninterrupted
 
 
 def tiny(**kw):
     return from_dict(SpecGANConfig, {**SPEC_PRESETS["tiny"], **kw})
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return digit_folder(tmp_path_factory.mktemp("wavs"), n_per_digit=2, digits=(0, 1, 2))
-
-
-@pytest.fixture(scope="module")
-def data(folder):
-    return load_wav_folder(folder)
 
 
 def test_paper_shapes_at_model_size_64():
@@ -70,27 +58,8 @@ def test_a_step_changes_both_networks(data):
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, data):
-    full = SpecGANTrainer(tiny(steps=4), data)
-    fit(full, tmp_path / "full")
-    killed = SpecGANTrainer(tiny(steps=4), data)
-    real_step = killed._step
-
-    def dies_at_third(i):
-        if i == 2:
-            raise KeyboardInterrupt
-        return real_step(i)
-
-    killed.phases = lambda: [type(p)(p.name, p.steps, dies_at_third, p.eval_every)
-                             for p in SpecGANTrainer.phases(killed)]
-    with pytest.raises(KeyboardInterrupt):
-        fit(killed, tmp_path / "resumed")
-    resumed = SpecGANTrainer(tiny(steps=4, seed=999), data)
-    resumed.config = full.config
-    fit(resumed, tmp_path / "resumed", resume=True)
-    for name in ("generator", "discriminator"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
+    full = assert_resume_equals_uninterrupted(lambda **kw: SpecGANTrainer(tiny(steps=4, **kw), data), tmp_path,
+                                              method="_step", step=2)
     saved = checkpoint.load(tmp_path / "full" / LAST)["state"]["spec_norm"]
     assert torch.equal(saved["mean"], full.norm.mean.flatten())
 

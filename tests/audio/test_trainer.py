@@ -4,30 +4,20 @@
 import pytest
 import torch
 
-from seqgan import checkpoint
 from seqgan.audio.data import load_wav_folder
 from seqgan.audio.trainer import PRESETS, WaveGANConfig, WaveGANTrainer
 from seqgan.audio.wav import AudioError, read_wav
 from seqgan.config import from_dict
-from seqgan.trainers.loop import LAST, fit
+from seqgan.trainers.loop import LAST
 
 from tests.test_cli import assert_user_error, run
+from tests.trainers.common import assert_resume_equals_uninterrupted, snapshot_networks
 
-from .helpers import digit_folder, tone, write_pcm
+from .helpers import tone, write_pcm
 
 
 def tiny(**kw):
     return from_dict(WaveGANConfig, {**PRESETS["tiny"], **kw})
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return digit_folder(tmp_path_factory.mktemp("wavs"), n_per_digit=2, digits=(0, 1, 2))
-
-
-@pytest.fixture(scope="module")
-def data(folder):
-    return load_wav_folder(folder)
 
 
 def test_a_step_changes_both_networks(data):
@@ -50,30 +40,9 @@ def test_paper_defaults():
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, data):
-    full = WaveGANTrainer(tiny(steps=4), data)
-    fit(full, tmp_path / "full")
-
-    killed = WaveGANTrainer(tiny(steps=4), data)
-    real_step = killed._step
-
-    def dies_at_third(i):
-        if i == 2:
-            raise KeyboardInterrupt
-        return real_step(i)
-
-    killed._step = dies_at_third
-    killed.phases = lambda: [type(p)(p.name, p.steps, dies_at_third, p.eval_every)
-                             for p in WaveGANTrainer.phases(killed)]
-    with pytest.raises(KeyboardInterrupt):
-        fit(killed, tmp_path / "resumed")
-    assert checkpoint.load(tmp_path / "resumed" / LAST)["progress"]["step"] == 2
-    resumed = WaveGANTrainer(tiny(steps=4, seed=999), data)   # state comes from the checkpoint
-    resumed.config = full.config
-    fit(resumed, tmp_path / "resumed", resume=True)
-    for name in ("generator", "discriminator"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a), name
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
+    full = assert_resume_equals_uninterrupted(lambda **kw: WaveGANTrainer(tiny(steps=4, **kw), data), tmp_path,
+                                              method="_step", step=2)
+    assert set(snapshot_networks(full)) == {"generator", "discriminator"}
 
 
 def test_conditional_needs_labels(tmp_path, data):
