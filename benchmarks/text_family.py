@@ -1,9 +1,16 @@
 """The text family side by side: every unconditional text algorithm in ALGORITHMS (and plain MLE) trained with one
 shared budget on the synthetic oracle and on image_coco, beside published reference rows.
 
-    python benchmarks/text_family.py [--corpora oracle,image_coco] [--algorithms mle,seqgan,...] [--budget reduced]
-                                     [--mle-epochs N] [--adv-epochs N] [--rollouts N] [--n-eval N] [--threads 1]
+    python benchmarks/text_family.py [--corpora oracle,image_coco] [--algorithms mle,seqgan,...] [--budget family]
+                                     [--mle-epochs N] [--adv-epochs N] [--rollouts N] [--n-eval N] [--n-train N]
+                                     [--threads 1]
                                      [--json OUT] [--markdown OUT.md] [--out-dir DIR]
+    python benchmarks/text_family.py --merge A.json,B.json --json OUT --markdown OUT.md
+
+``--merge`` joins result files of the same budget run as separate processes (side by side, each some corpora and
+algorithms) into one result and table, refusing files whose budget, seed, threads, torch or git revision differ
+or that repeat a (corpus, algorithm) run; command-line overrides may differ per corpus (e.g. fewer MLE epochs on
+the larger corpus; the same within a corpus) and are kept per corpus.
 
 Shared budget (the same for every algorithm; :data:`BUDGETS`): generator embedding and hidden size, batch size,
 MLE epochs, discriminator pretraining rounds, the SAME NUMBER OF ADVERSARIAL GENERATOR UPDATES (``adv_epochs``,
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +54,12 @@ BUDGETS = {
     "reduced": dict(gen_emb=32, gen_hidden=32, batch_size=64, mle_epochs=5, d_pretrain_rounds=2, d_epochs=1,
                     d_samples=1_000, adv_epochs=8, adv_g_steps=1, adv_d_rounds=1, rollouts=4, n_train=5_000,
                     n_test=2_000, n_eval_samples=2_000, eval_every=1_000, checkpoint_every=1_000, **SMALL_D),
+    # The second family run (issue 7): longer MLE and adversarial phases, sized for a shared 2-core CPU, one process
+    # per core, about 30 minutes; run with --n-train 10000 on the oracle and --mle-epochs 3 --n-eval 1000 on COCO
+    # (LeakGAN's MLE epoch there takes minutes), see the README.
+    "family": dict(gen_emb=32, gen_hidden=32, batch_size=64, mle_epochs=8, d_pretrain_rounds=3, d_epochs=1,
+                   d_samples=1_000, adv_epochs=10, adv_g_steps=1, adv_d_rounds=1, rollouts=4, n_train=5_000,
+                   n_test=2_000, n_eval_samples=2_000, eval_every=1_000, checkpoint_every=1_000, **SMALL_D),
     # Seconds: the smoke test.
     "tiny": dict(gen_emb=8, gen_hidden=8, batch_size=16, mle_epochs=1, d_pretrain_rounds=1, d_epochs=1,
                  d_samples=32, adv_epochs=1, adv_g_steps=1, adv_d_rounds=1, rollouts=2, seq_len=8, n_train=64,
@@ -52,8 +67,11 @@ BUDGETS = {
                  dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4)),
 }
 OVERRIDES = {"mle_epochs": "mle_epochs", "adv_epochs": "adv_epochs", "rollouts": "rollouts",
-             "n_eval": "n_eval_samples"}  # command-line knob -> config field, laid over the budget
+             "n_eval": "n_eval_samples", "n_train": "n_train"}  # command-line knob -> config field, over the budget
 KEEP_PRESET = {"pgbleu": ("d_pretrain_rounds", "adv_d_rounds")}  # no discriminator: its zeros stay
+# LeakGAN's interleaved MLE epochs would give it more MLE epochs than the shared budget (and land one right before
+# the final evaluation of a 10-update phase): off outside the smoke test.
+SHARED_MLE = {"leakgan": dict(mle_interval=0)}
 # Per-algorithm extras of the tiny budget (sizes that have no shared field).
 TINY_EXTRAS = {"rankgan": dict(ref_size=4, comparison_size=8, ranker_dim=8),
                "relgan": dict(head_size=4, num_rep=2), "leakgan": dict(manager_hidden=8, goal_dim=4, step_size=2)}
@@ -75,7 +93,8 @@ def comparable(name: str) -> bool:
 
 def run_config(name: str, corpus: str, args: argparse.Namespace, out_dir: Path):
     algo = ALGORITHMS[name]
-    budget = {**BUDGETS[args.budget], **(TINY_EXTRAS.get(name, {}) if args.budget == "tiny" else {})}
+    extras = TINY_EXTRAS if args.budget == "tiny" else SHARED_MLE
+    budget = {**BUDGETS[args.budget], **extras.get(name, {})}
     for flag, field in OVERRIDES.items():
         if getattr(args, flag) is not None:
             budget[field] = getattr(args, flag)
@@ -122,13 +141,15 @@ def rows_of(results: list[dict], corpus: str) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Reduced budget `{result['budget']}` ({result['device']}, {result['threads']} thread(s) per process, "
+    lines = [f"Budget `{result['budget']}` ({result['device']}, {result['threads']} thread(s) per process, "
              f"torch {result['torch']}, git {result['git'][:10]}): "
              f"{json.dumps({**result['budget_values'], **result.get('overrides', {})})}", ""]
     for corpus in result["corpora"]:
         metrics = ORACLE_METRICS if corpus == "oracle" else TEXT_METRICS
         head = ["row", *metrics, "wall"]
-        lines += [f"**{corpus}**", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+        own = result.get("overrides_by_corpus", {}).get(corpus)
+        title = f"**{corpus}**" + (f" (overrides: {json.dumps(own)})" if own else "")
+        lines += [title, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
         for row in rows_of(result["runs"], corpus) + [{**p, "wall_s": None} for p in PUBLISHED[corpus]]:
             cells = [f"{row[m]:.3f}" if row.get(m) is not None else "-" for m in metrics]
             wall = "(in the run)" if "MLE" in row["row"] else (
@@ -141,6 +162,51 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+MERGE_SAME = ("budget", "budget_values", "threads", "seed", "git", "torch")
+
+
+def merge(parts: list[dict]) -> dict:
+    """Results of the same budget (one per process, each its own corpora) -> one result; ValueError on a mismatch."""
+    first = parts[0]
+    for key in MERGE_SAME:
+        values = {json.dumps(p.get(key), sort_keys=True) for p in parts}
+        if len(values) > 1:
+            raise ValueError(f"cannot merge results with different {key!r}: {sorted(values)}")
+    runs = [(r["corpus"], r["algorithm"]) for p in parts for r in p["runs"]]
+    if len(set(runs)) != len(runs):
+        raise ValueError(f"cannot merge results that repeat a (corpus, algorithm) run: {runs}")
+    corpora = list(dict.fromkeys(c for p in parts for c in p["corpora"]))
+    overrides: dict[str, dict] = {}
+    for p in parts:
+        for c in p["corpora"]:
+            own = p.get("overrides_by_corpus", {}).get(c, p.get("overrides", {}))
+            if overrides.setdefault(c, own) != own:
+                raise ValueError(f"cannot merge {c} runs with different overrides: {overrides[c]} and {own}")
+    return {**first, "corpora": corpora, "runs": [r for p in parts for r in p["runs"]], "overrides": {},
+            "overrides_by_corpus": overrides,
+            "skipped": sorted({s for p in parts for s in p["skipped"]}),
+            "commands": [c for p in parts for c in p.get("commands", [p.get("command")]) if c]}
+
+
+def uncommitted() -> list[str]:
+    """Tracked files that differ from the recorded git revision (the numbers come from the working tree)."""
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).parent)
+        return out.stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+
+
+def write_outputs(result: dict, args: argparse.Namespace) -> None:
+    write_json(args.json, result)
+    table = markdown(result)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(table, encoding="utf-8")
+    print(table)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpora", default=",".join(CORPORA))
@@ -151,6 +217,7 @@ def main() -> None:
     p.add_argument("--adv-epochs", type=int)
     p.add_argument("--rollouts", type=int)
     p.add_argument("--n-eval", type=int, help="samples per evaluation (NLL-oracle, BLEU, Self-BLEU)")
+    p.add_argument("--n-train", type=int, help="oracle training sequences (text corpora use their train split)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=88)
@@ -158,7 +225,15 @@ def main() -> None:
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--markdown", metavar="OUT.md")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--merge", metavar="A.json,B.json", help="join finished result files instead of training")
     args = p.parse_args()
+    if args.merge:
+        try:
+            parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.merge.split(",") if f]
+            write_outputs(merge(parts), args)
+        except (OSError, ValueError, KeyError) as e:
+            p.error(f"--merge: {e}")
+        return
     torch.set_num_threads(args.threads)
     corpora = [c for c in args.corpora.split(",") if c]
     names = [a for a in args.algorithms.split(",") if a]
@@ -174,7 +249,8 @@ def main() -> None:
               "overrides": {field: getattr(args, flag) for flag, field in OVERRIDES.items()
                             if getattr(args, flag) is not None},
               "threads": args.threads, "corpora": corpora, "skipped": skipped, "runs": [],
-              "published": PUBLISHED, **stamp(args.device)}
+              "published": PUBLISHED, "seed": args.seed, "command": " ".join(["python", *sys.argv]),
+              "uncommitted": uncommitted(), **stamp(args.device)}
     try:
         for corpus in corpora:
             for name in runs_needed:
@@ -186,11 +262,7 @@ def main() -> None:
                 write_json(args.json, result)  # after every run: nothing lost
     except ConfigError as e:
         p.error(str(e))
-    table = markdown(result)
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(table, encoding="utf-8")
-    print(table)
+    write_outputs(result, args)
 
 
 if __name__ == "__main__":

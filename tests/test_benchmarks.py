@@ -127,3 +127,35 @@ def test_audio_benchmark_tiny(data_dir, tmp_path):
     for m in r["models"]:
         assert m["steps"] == 1 and m["inception_score"] >= 1 - 1e-6 and sum(m["predicted_digits"]) == 10
     assert 0 <= r["classifier"]["test_accuracy"] <= 1 and 0 <= r["models"][2]["label_accuracy"] <= 1
+
+
+def test_text_family_merge_joins_processes_and_refuses_mismatches(tmp_path):
+    base = {"budget": "family", "budget_values": {"mle_epochs": 8}, "threads": 1, "seed": 88, "git": "abc",
+            "torch": "2", "device": "cpu", "skipped": [], "overrides": {}}
+    oracle = {"corpus": "oracle", "wall_s": 60.0, "final": {"nll_oracle": 9.5, "nll_test": 7.5}, "after_mle": None,
+              "config": {"generator": "lstm"}}
+    parts = [{**base, "corpora": ["oracle"], "command": "a", "runs": [{**oracle, "algorithm": "seqgan"}]},
+             {**base, "corpora": ["oracle"], "command": "b", "runs": [{**oracle, "algorithm": "relgan"}]},
+             {**base, "corpora": ["image_coco"], "command": "c", "overrides": {"mle_epochs": 3}, "runs": []}]
+    names = []
+    for i, part in enumerate(parts):
+        names.append(tmp_path / f"{i}.json")
+        names[-1].write_text(json.dumps(part))
+    out, md = tmp_path / "m.json", tmp_path / "m.md"
+    run("text_family.py", "--merge", ",".join(map(str, names)), "--json", str(out), "--markdown", str(md))
+    r = json.loads(out.read_text())
+    assert r["corpora"] == ["oracle", "image_coco"] and r["commands"] == ["a", "b", "c"]
+    assert [x["algorithm"] for x in r["runs"]] == ["seqgan", "relgan"]
+    assert r["overrides_by_corpus"] == {"oracle": {}, "image_coco": {"mle_epochs": 3}}
+    assert "| seqgan | 9.500 | 7.500 | 1.0 min |" in md.read_text() and '{"mle_epochs": 3}' in md.read_text()
+    # the same run twice, or another seed: refused with the reason, nothing written
+    names[1].write_text(json.dumps({**parts[0], "seed": 1}))
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "text_family.py"), "--merge",
+                          f"{names[0]},{names[0]}", "--json", str(tmp_path / "bad.json")], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert bad.returncode == 2 and "repeat a (corpus, algorithm)" in bad.stderr
+    assert not (tmp_path / "bad.json").exists()
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "text_family.py"), "--merge",
+                          f"{names[0]},{names[1]}"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert bad.returncode == 2 and "'seed'" in bad.stderr

@@ -20,6 +20,9 @@ Losses (f_t = features of y_1..y_t, d_cos = cosine similarity):
 - worker: SeqGAN's policy gradient -sum_t log p(y_t) (R_t + intrinsic_weight * r^I_t) with the intrinsic reward
   (paper eq. 8) r^I_t = (1/c) sum_{i=1..c, i<=t} d_cos(f_t - f_{t-i}, g_{t-i}) for token y_t
   (:func:`intrinsic_rewards`); the paper's worker uses r^I alone, the brief of this toolkit adds the extrinsic R.
+  Both terms are centred over the batch before the gradient (:func:`worker_advantage`): raw, they are positive on
+  average and every update sharpens the worker's softmax (the collapse of the first family benchmark). The
+  adversarial phase also has its own, lower learning rate ``adv_lr`` (see the optimiser in the trainer).
 The two modules' gradients are clipped separately (their losses have different scales).
 
 Phases: mle (worker MLE + manager pretraining), d_pretrain, adversarial; every ``mle_interval`` adversarial epochs
@@ -41,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqgan import losses
+from seqgan import distributed, losses
 from seqgan.config import ConfigError, option
 from seqgan.generators.leakgan import LeakGANGenerator
 from seqgan.rollout.engine import DiscriminatorReward
@@ -61,6 +64,8 @@ class LeakGANConfig(SeqGANConfig):
     rescale_delta: float = option(12.0, "bootstrapped rescaled activation: rank i of B -> sigma(delta (0.5 - i/B))")
     intrinsic_weight: float = option(1.0, "worker reward = rescaled extrinsic reward + this * intrinsic reward")
     mle_interval: int = option(10, "one MLE epoch after every k adversarial epochs (0: none)")
+    adv_lr: float = option(0.001, "generator Adam learning rate of the adversarial phase (gen_lr: MLE only); lower "
+                                  "than SeqGAN's because the bilinear worker output moves faster per step")
 
     def validate(self) -> None:
         if self.generator != "leakgan":
@@ -74,6 +79,8 @@ class LeakGANConfig(SeqGANConfig):
             raise ConfigError(f"config field 'mle_interval' must be >= 0, got {self.mle_interval}")
         if not self.rescale_delta > 0:
             raise ConfigError(f"config field 'rescale_delta' must be > 0, got {self.rescale_delta}")
+        if not self.adv_lr > 0:
+            raise ConfigError(f"config field 'adv_lr' must be > 0, got {self.adv_lr}")
         if not self.intrinsic_weight >= 0:
             raise ConfigError(f"config field 'intrinsic_weight' must be >= 0, got {self.intrinsic_weight}")
 
@@ -121,6 +128,38 @@ def intrinsic_rewards(features: Tensor, goals: Tensor, step: int) -> Tensor:
     return out / step
 
 
+def centred(rewards: Tensor, mask: Tensor | None = None) -> Tensor:
+    """(B, T) rewards -> advantages: each column minus its mean over the batch's real tokens (0 where masked).
+
+    Why: REINFORCE with the rescaled activation alone pushes up the log-probability of EVERY sampled token (its
+    values lie in (0, 1)), and the intrinsic cosine reward is mostly positive once goals track the features; with
+    few samples per update that steadily sharpens the worker's softmax (the benchmark's collapse: NLL-oracle down,
+    NLL-test up, Self-BLEU near 1). A baseline that does not depend on the token keeps the gradient's expectation
+    (Williams 1992) and only the better-than-average tokens gain. For the rescaled activation the column mean is
+    the constant (1/B) sum_i sigma(delta (0.5 - i/B)) (paper, Bootstrapped Rescaled Activation: the batch's reward
+    expectation is fixed), so subtracting it is exactly a constant baseline; for the intrinsic reward the batch mean
+    includes the row itself, a bias of order 1/B.
+    """
+    weight = torch.ones_like(rewards) if mask is None else mask.to(rewards.dtype)
+    mean = (rewards * weight).sum(0, keepdim=True) / weight.sum(0, keepdim=True).clamp_min(1.0)
+    return (rewards - mean) * weight
+
+
+def worker_advantage(extrinsic: Tensor, intrinsic: Tensor, intrinsic_weight: float,
+                     mask: Tensor | None = None) -> Tensor:
+    """The worker's per-token policy-gradient weight: centred rescaled extrinsic reward + weight * centred r^I.
+
+    The paper trains the worker on r^I alone (eq. 8 and the worker gradient after it, E[r^I_t grad log W(x_t |
+    s_{t-1})]) and the manager on the rescaled Q (eq. 7); this toolkit's worker adds the extrinsic term. Both terms
+    are centred (:func:`centred`): the paper states no baseline, and its released code (as reported to us, not
+    checked here) subtracts none but interleaves MLE epochs, which a short adversarial phase (10-15 updates, at
+    most one MLE epoch) cannot rely on. The manager keeps the paper's uncentred weights (:func:`manager_loss`):
+    they only scale how strongly each goal follows the feature move the sample made, a cosine objective with no
+    log-probability to sharpen.
+    """
+    return centred(extrinsic, mask) + intrinsic_weight * centred(intrinsic, mask)
+
+
 def manager_loss(features: Tensor, goals: Tensor, weights: Tensor, step: int, mask: Tensor | None = None) -> Tensor:
     """-sum_t w_t d_cos(f_{t+c} - f_t, g_t) over t = 0..T-c, mean over the batch; ``mask`` (B, T) drops steps."""
     T = goals.shape[1]
@@ -137,12 +176,11 @@ def manager_loss(features: Tensor, goals: Tensor, weights: Tensor, step: int, ma
 # --- trainer ---------------------------------------------------------------------------------------------------
 class LeakGANTrainer(SeqGANTrainer):
     algorithm = "leakgan"
+    DATA_PARALLEL = True  # batch-wide rewards are computed on the gathered global batch (see _adversarial_epoch)
 
     def __init__(self, config: LeakGANConfig, corpus=None):
         super().__init__(dataclasses.replace(config, generator="lstm"), corpus)
         self.config = c = config
-        if getattr(getattr(self, "dist", None), "active", False):
-            raise ConfigError("leakgan trains in a single process; run it without a distributed launcher")
         self.generator = LeakGANGenerator(
             self.corpus.vocab_size, self.seq_len, sum(c.dis_num_filters), c.gen_emb, c.gen_hidden, c.manager_hidden,
             c.goal_dim, c.step_size, start_token=self.corpus.start_token, eos_token=self.corpus.eos_token,
@@ -150,16 +188,28 @@ class LeakGANTrainer(SeqGANTrainer):
         self.generator.attach(self.discriminator)
         self.rollout = DelayedPolicy(self.generator, c.rollout_update_rate)  # shares the attached discriminator
         self.mle_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
-        self.pg_opt = torch.optim.Adam(self.generator.parameters(), lr=c.gen_lr)
+        # see adv_lr: Adam moves every weight by about lr per step whatever the gradient's size, and a worker logit
+        # sums H * k weight products (SeqGAN's: H), so gen_lr's noisy policy-gradient steps blur the MLE solution
+        self.pg_opt = torch.optim.Adam(self.generator.parameters(), lr=c.adv_lr)
 
-    def _generator_step(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return
-        loss.backward()
-        for params in (self.generator.worker_parameters(), self.generator.manager_parameters()):
-            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
-        opt.step()
+    def _generator_step(self, opt: torch.optim.Optimizer, loss: Tensor, *, count: float | None = None,
+                        summed: bool = False) -> None:
+        """The worker's and the manager's gradients are clipped separately (their losses differ in scale), after
+        the all-reduce of seqgan.distributed.optimizer_step: hence a step pre-hook rather than its ``clip``."""
+        def clip_each(*_):
+            for params in (self.generator.worker_parameters(), self.generator.manager_parameters()):
+                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        hook = opt.register_step_pre_hook(clip_each)
+        try:
+            distributed.optimizer_step(opt, loss, self.generator.parameters(), count=count, summed=summed)
+        finally:
+            hook.remove()
+
+    def _share(self, n: float) -> float:
+        """This rank's part ``n / sum over ranks of n`` (1.0 in one process): a mean over the local slice times
+        its share is the local term of the global batch's mean."""
+        local = torch.tensor([float(n)], dtype=torch.float64, device=self.device)
+        return float(n) / distributed.all_gather_rows(local).sum().item()
 
     def _mle_epoch(self, _: int) -> dict[str, float]:
         """Worker MLE and manager pretraining (R = 1: follow real text's feature moves), one pass over the data."""
@@ -172,11 +222,16 @@ class LeakGANTrainer(SeqGANTrainer):
             logits, goals, features = self.generator.teacher_forced(batch)
             nll = losses.mle(logits, batch, mask)
             m_loss = manager_loss(features, goals, torch.ones_like(batch, dtype=features.dtype), c.step_size, mask)
-            self._generator_step(self.mle_opt, nll + m_loss)
-            totals["mle_loss"] += nll.item() * len(idx)
-            totals["manager_loss"] += m_loss.item() * len(idx)
-            count += len(idx)
-        return {k: v / count for k, v in totals.items()}
+            # two means (over real tokens, over rows), each weighted by this rank's share: the sum over ranks is
+            # the global batch's loss (an empty slice, count 0, takes no part)
+            tokens = batch.numel() if mask is None else int(mask.sum())
+            loss = nll * self._share(tokens) + m_loss * self._share(len(idx))
+            self._generator_step(self.mle_opt, loss, count=None if len(idx) else 0, summed=True)
+            if len(idx):
+                totals["mle_loss"] += nll.item() * len(idx)
+                totals["manager_loss"] += m_loss.item() * len(idx)
+                count += len(idx)
+        return {k: v / max(count, 1) for k, v in totals.items()}
 
     def _adversarial_epoch(self, i: int) -> dict[str, float]:
         c = self.config
@@ -184,17 +239,26 @@ class LeakGANTrainer(SeqGANTrainer):
             self.rollout.reset(self.generator)
         logs: dict[str, float] = {}
         for _ in range(c.adv_g_steps):
-            samples = self.engine.sample(self.generator, c.batch_size, self.seq_len, rng=self.rng)
+            # each rank samples and rolls out its slice; the rescaled activation ranks and the advantages centre
+            # over the whole batch, so those are computed on the gathered global batch and then sliced again
+            samples = self.engine.sample(self.generator, distributed.local_count(c.batch_size, self.dist),
+                                         self.seq_len, rng=self.rng)
             q = self.engine.rewards(self.rollout.model, samples, DiscriminatorReward(self.discriminator), c.rollouts,
                                     rng=self.rng)
-            extrinsic = block_rewards(q, c.step_size, c.rescale_delta)
+            everyone = distributed.all_gather_rows
+            extrinsic_all = block_rewards(everyone(q), c.step_size, c.rescale_delta)
+            extrinsic = distributed.shard(extrinsic_all, self.dist)
             self.generator.train()
             mask = self._real_tokens(samples)
             logits, goals, features = self.generator.teacher_forced(samples)
             intrinsic = intrinsic_rewards(features, goals.detach(), c.step_size)
-            w_loss = losses.policy_gradient(logits, samples, extrinsic + c.intrinsic_weight * intrinsic, mask)
+            advantage = distributed.shard(worker_advantage(
+                extrinsic_all, everyone(intrinsic.detach()), c.intrinsic_weight,
+                None if mask is None else everyone(mask.to(intrinsic.dtype))), self.dist)
+            w_loss = losses.policy_gradient(logits, samples, advantage, mask)
             m_loss = manager_loss(features, goals, extrinsic, c.step_size, mask)
-            self._generator_step(self.pg_opt, w_loss + m_loss)
+            # a sum over the batch (worker) plus a mean over rows (manager, weighted by this rank's share)
+            self._generator_step(self.pg_opt, w_loss + m_loss * self._share(len(samples)), summed=True)
             logs = {"pg_loss": w_loss.item(), "manager_loss": m_loss.item(), "intrinsic": intrinsic.mean().item(),
                     "mean_reward": q.mean().item(), "d_of_samples": q[:, -1].mean().item()}
         self.rollout.update(self.generator)

@@ -13,8 +13,9 @@ from seqgan.generators.leakgan import LeakGANGenerator
 from seqgan.rollout.engine import DiscriminatorReward, RolloutEngine
 from seqgan.rollout.policy import DelayedPolicy
 from seqgan.rollout.reference import naive_rewards
-from seqgan.trainers.leakgan import (PRESETS, LeakGANConfig, LeakGANTrainer, block_ends, block_rewards,
-                                     intrinsic_rewards, manager_loss, rescaled_activation)
+from seqgan.trainers import leakgan as leakgan_module
+from seqgan.trainers.leakgan import (PRESETS, LeakGANConfig, LeakGANTrainer, block_ends, block_rewards, centred,
+                                     intrinsic_rewards, manager_loss, rescaled_activation, worker_advantage)
 from tests.trainers.common import assert_resume_equals_uninterrupted, changed, snapshot
 
 V, T = 13, 6
@@ -154,6 +155,54 @@ def test_intrinsic_reward_and_manager_loss_by_hand():
     assert g.grad.abs().sum() > 0 and w.grad is None
 
 
+def test_centred_advantage_by_hand():
+    r = torch.tensor([[1.0, 4.0], [3.0, 0.0], [5.0, 9.0]])
+    # column means 3 and 13/3; with the last row masked out of column 1: mean 2 over rows 0-1, row 2 -> 0
+    torch.testing.assert_close(centred(r), torch.tensor([[-2.0, -1 / 3], [0.0, -13 / 3], [2.0, 14 / 3]]))
+    mask = torch.tensor([[True, True], [True, True], [True, False]])
+    torch.testing.assert_close(centred(r, mask), torch.tensor([[-2.0, 2.0], [0.0, -2.0], [2.0, 0.0]]))
+    # a fully masked column stays 0 instead of dividing by zero
+    assert centred(r, torch.zeros(3, 2, dtype=torch.bool)).abs().sum() == 0
+
+
+def test_worker_advantage_is_not_all_positive():
+    """The rescaled activation is in (0, 1) for every rank: used raw, it would raise the probability of every
+    sampled token. Centred, ranks above the middle gain and those below lose; B = 4, delta = 12: sigma(3), sigma(0),
+    sigma(-3), sigma(-6) minus their mean."""
+    q = torch.tensor([[0.9, 0.2], [0.1, 0.4], [0.5, 0.8], [0.3, 0.6]])
+    rescaled = rescaled_activation(q, 12.0)
+    assert (rescaled > 0).all()
+    sig = [1 / (1 + math.exp(-x)) for x in (3.0, 0.0, -3.0, -6.0)]
+    mean = sum(sig) / 4
+    intrinsic = torch.tensor([[0.5, 0.5], [0.7, 0.1], [0.9, 0.3], [0.3, 0.3]])  # column means 0.6 and 0.3
+    adv = worker_advantage(rescaled, intrinsic, 0.5, None)
+    # row 0: ranks 1 and 4; row 1: ranks 4 and 3
+    assert adv[0, 0].item() == pytest.approx(sig[0] - mean + 0.5 * (0.5 - 0.6))
+    assert adv[0, 1].item() == pytest.approx(sig[3] - mean + 0.5 * (0.5 - 0.3))
+    assert adv[1, 1].item() == pytest.approx(sig[2] - mean + 0.5 * (0.1 - 0.3))
+    torch.testing.assert_close(adv.sum(0), torch.zeros(2), rtol=0, atol=1e-6)
+
+
+def test_adversarial_step_feeds_the_worker_a_zero_mean_advantage(monkeypatch):
+    """The trainer's policy-gradient weights sum to 0 over the batch's real tokens in every column (fails with the
+    raw rescaled + intrinsic rewards, which are positive on average)."""
+    seen = []
+    pg = leakgan_module.losses.policy_gradient
+
+    def spy(logits, tokens, rewards, mask=None):
+        seen.append((rewards.detach().clone(), mask))
+        return pg(logits, tokens, rewards, mask)
+
+    monkeypatch.setattr(leakgan_module.losses, "policy_gradient", spy)
+    tr = LeakGANTrainer(tiny(mle_interval=0, intrinsic_weight=1.0))
+    tr._adversarial_epoch(0)
+    assert seen
+    for rewards, mask in seen:
+        real = torch.ones_like(rewards) if mask is None else mask.to(rewards.dtype)
+        torch.testing.assert_close((rewards * real).sum(0), torch.zeros(rewards.shape[1]), rtol=0, atol=1e-5)
+        assert (rewards * real).abs().sum() > 0
+
+
 def test_tiny_run_trains_manager_worker_and_discriminator():
     tr = LeakGANTrainer(tiny())
     gen = tr.generator
@@ -172,6 +221,12 @@ def test_tiny_run_trains_manager_worker_and_discriminator():
     assert tr.rollout.model._leak is tr.discriminator
 
 
+def test_adversarial_phase_uses_its_own_learning_rate():
+    tr = LeakGANTrainer(tiny(gen_lr=0.02, adv_lr=0.003))
+    assert [g["lr"] for g in tr.mle_opt.param_groups] == [0.02]
+    assert [g["lr"] for g in tr.pg_opt.param_groups] == [0.003]
+
+
 def test_interleaved_mle_epoch_runs_every_k_adversarial_epochs():
     tr = LeakGANTrainer(tiny(mle_interval=2))
     assert "interleaved_mle_loss" not in tr._adversarial_epoch(0)
@@ -184,7 +239,8 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
 
 def test_bad_config_is_refused_with_the_field_name():
     for values, field in (({"step_size": 0}, "step_size"), ({"generator": "lstm"}, "generator"),
-                          ({"mle_interval": -1}, "mle_interval"), ({"rescale_delta": 0}, "rescale_delta")):
+                          ({"mle_interval": -1}, "mle_interval"), ({"rescale_delta": 0}, "rescale_delta"),
+                          ({"adv_lr": 0}, "adv_lr")):
         with pytest.raises(ConfigError, match=field):
             tiny(**values)
 
