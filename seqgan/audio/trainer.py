@@ -17,6 +17,12 @@ steps and at the end) uses its own fixed generator: the critic's Wasserstein est
 ``n_eval`` clips (critic in eval mode, no phase shuffle) and the RMS of real and generated examples (waveforms for
 WaveGAN, normalised spectrograms for SpecGAN).
 
+Several processes (``--nproc``, see seqgan.distributed): every rank draws the global batch's indices, z, alpha
+and labels from the same streams (``rng`` and ``data_rng`` are seeded alike on every rank and consume the same
+global-sized draws; a phase-shuffle shift is one draw per critic call) and keeps its contiguous slice, so K
+processes train on exactly the data one process does. The gradient penalty is over local rows; gradients are
+combined by ``distributed.optimizer_step`` weighted by local rows, i.e. the global batch mean.
+
 SpecGAN's per-bin normalisation statistics are computed once from the training clips and stored in the checkpoint,
 so sampling needs only the checkpoint.
 """
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqgan import distributed
 from seqgan.audio.data import SAMPLE_RATE, SLICE, AudioDataset, load_audio
 from seqgan.audio.spectral import SpecNorm, griffin_lim, log_magnitude
 from seqgan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
@@ -94,6 +101,7 @@ PRESETS = {
 
 class WaveGANTrainer(Trainer):
     algorithm = "wavegan"
+    DATA_PARALLEL = True  # its steps shard the global batch and reduce through seqgan.distributed
     STATE_KEYS = ("generator", "discriminator", "g_opt", "d_opt", "rng", "data_rng", "data")
 
     def __init__(self, config: WaveGANConfig, data: AudioDataset | None = None, *, load_data: bool = True):
@@ -140,20 +148,25 @@ class WaveGANTrainer(Trainer):
 
     # --- training ---------------------------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
+        world = distributed.current().world_size
+        if world > self.config.batch_size:
+            raise ConfigError(f"--batch-size {self.config.batch_size} is smaller than the {world} processes; every "
+                              "process needs at least one clip per batch (raise --batch-size or lower --nproc)")
         return [Phase("adversarial", self.config.steps, self._step, self.config.eval_every)]
 
+    # Each draw is of the global batch; this rank keeps its slice (all of it in one process).
     def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.device)
+        return distributed.shard(torch.randn(n, self.config.latent_dim, generator=self.rng)).to(self.device)
 
     def _labels(self, n: int) -> torch.Tensor | None:
         if not self.num_classes:
             return None
-        return torch.randint(0, self.num_classes, (n,), generator=self.rng).to(self.device)
+        return distributed.shard(torch.randint(0, self.num_classes, (n,), generator=self.rng)).to(self.device)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.data is None:
             raise AudioError("this trainer was built without data; it can sample but not train")
-        idx = torch.randint(0, len(self.data), (self.config.batch_size,), generator=self.data_rng)
+        idx = distributed.shard(torch.randint(0, len(self.data), (self.config.batch_size,), generator=self.data_rng))
         labels = self.data.labels[idx].to(self.device) if self.num_classes else None
         return self.examples[idx].to(self.device), labels
 
@@ -169,21 +182,18 @@ class WaveGANTrainer(Trainer):
                 fake = G(self._z(c.batch_size), labels)
             d_real = D(real, labels, self.rng)
             d_fake = D(fake, labels, self.rng)
-            alpha = torch.rand(c.batch_size, generator=self.rng).to(self.device)
+            alpha = distributed.shard(torch.rand(c.batch_size, generator=self.rng)).to(self.device)
             gp = gradient_penalty(lambda x: D(x, labels, self.rng), real, fake, alpha)
             d_loss = wgan_gp_d_loss(d_real, d_fake, gp, c.gp_lambda)
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_opt.step()
+            distributed.optimizer_step(self.d_opt, d_loss, D.parameters(), count=len(real))
             logs.update(d_loss=d_loss.item(), gp=gp.item(), w_dist=(d_real.mean() - d_fake.mean()).item())
         labels = self._labels(c.batch_size)
         for p in D.parameters():
             p.requires_grad_(False)
         try:
-            g_loss = wgan_g_loss(D(G(self._z(c.batch_size), labels), labels, self.rng))
-            self.g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.g_opt.step()
+            z = self._z(c.batch_size)
+            g_loss = wgan_g_loss(D(G(z, labels), labels, self.rng))
+            distributed.optimizer_step(self.g_opt, g_loss, G.parameters(), count=len(z))
         finally:
             for p in D.parameters():
                 p.requires_grad_(True)
@@ -301,6 +311,7 @@ SPEC_PRESETS = {"paper": {}, "tiny": dict(PRESETS["tiny"], gl_iterations=2)}
 class SpecGANTrainer(WaveGANTrainer):
     """The WaveGAN trainer on normalised 128 x 128 log-magnitude spectrograms (see seqgan.audio.spectral)."""
     algorithm = "specgan"
+    DATA_PARALLEL = True  # WaveGAN's steps on other examples
     STATE_KEYS = WaveGANTrainer.STATE_KEYS + ("spec_norm",)
 
     def __init__(self, config: SpecGANConfig, data: AudioDataset | None = None, *, load_data: bool = True):

@@ -14,6 +14,12 @@ test order, all when 0 or fewer): z = the posterior mean mu of each window;
     engine (the model's own previous outputs are fed back);
 plus the mean per-window ``recon`` (nats) and ``kl`` on those windows.
 
+Several processes (``--nproc``, see seqgan.distributed): every rank builds the same global batch (the permutation
+is shared; ``data_rng`` is seeded alike on every rank and transposes the whole global batch), draws the global
+batch's eps from ``rng`` (also alike on every rank) and keeps its contiguous slice of both, so K processes train
+on exactly the data and noise one process does. Gradients are combined by ``distributed.optimizer_step`` weighted
+by local windows (the global batch mean). Scheduled sampling draws per local row and is refused there for now.
+
 Sizes. The defaults are small enough for a CPU. The ``paper`` preset is the paper's architecture (encoder: 2-layer
 bidirectional LSTM, 2048 units; z: 512; conductor: 2-layer LSTM, 1024 units; bottom/flat decoder: 2-layer LSTM,
 1024 units; batch 512, lr 1e-3) and needs a GPU; its beta / free bits are our defaults, not transcribed values.
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqgan import distributed
 from seqgan.checkpoint import CheckpointError, load_module_state
 from seqgan.config import ConfigError, option
 from seqgan.music.dataset import MusicCorpus, load_music_corpus, random_transpose
@@ -109,6 +116,7 @@ def load_corpus(c: MusicVAEConfig, progress: bool = False) -> MusicCorpus:
 
 class MusicVAETrainer(Trainer):
     algorithm = ALGORITHM
+    DATA_PARALLEL = True  # its step shards the global batch and reduces through seqgan.distributed
     STATE_KEYS = ("model", "opt", "rng", "data_rng")
 
     def __init__(self, config: MusicVAEConfig, corpus: MusicCorpus | None = None, *, load_data: bool = True):
@@ -152,25 +160,43 @@ class MusicVAETrainer(Trainer):
             x, _ = random_transpose(x, c.max_shift, generator=self.data_rng)
         return x.to(self.device)
 
+    def _forward(self, x: torch.Tensor, global_rows: int, p: float):
+        """The model's forward (posterior sample, decode) on this rank's rows ``x``; with several processes eps is
+        drawn for the whole global batch and sliced, so the ranks together use the noise one process would."""
+        if not distributed.current().active:
+            return self.model(x, sample_prob=p, rng=self.rng)
+        mu, sigma = self.model.encode(x)
+        eps = torch.randn((global_rows, mu.shape[1]), generator=self.rng, device=mu.device, dtype=mu.dtype)
+        z = mu + sigma * distributed.shard(eps)
+        return self.model.decode_logits(z, x, sample_prob=p, rng=self.rng), mu, sigma
+
     def train_step(self, i: int) -> dict[str, float]:
         c = self.config
         self.model.train()
-        x = self._batch(i)
+        batch = self._batch(i)
+        x = distributed.shard(batch)
         beta = kl_beta(i, c.beta, c.kl_anneal_steps)
         p = sampling_probability(i, c.ss_rate)
-        logits, mu, sigma = self.model(x, sample_prob=p, rng=self.rng)
+        logits, mu, sigma = self._forward(x, len(batch), p)
         losses = vae_loss(logits, x, mu, sigma, beta, c.free_bits)
-        self.opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        if c.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-        self.opt.step()
+        distributed.optimizer_step(self.opt, losses["loss"], self.model.parameters(), count=len(x),
+                                   clip=c.grad_clip if c.grad_clip > 0 else None)
         self.global_step = i + 1
         with torch.no_grad():
             acc = (logits.argmax(-1) == x).float().mean().item()
         return {**{k: v.item() for k, v in losses.items()}, "beta": beta, "sample_prob": p, "acc": acc}
 
     def phases(self) -> list[Phase]:
+        world = distributed.current().world_size
+        if world > 1 and self.config.ss_rate > 0:
+            raise ConfigError("scheduled sampling (--ss-rate > 0) does not train in several processes yet: its "
+                              "draws are per local row; use --ss-rate 0 or one process")
+        last = len(self.train_data) - (self.batches_per_epoch - 1) * self.config.batch_size if world > 1 else 1
+        if world > min(self.config.batch_size, last):
+            raise ConfigError(f"with {world} processes every batch needs at least {world} windows, but the "
+                              f"smallest holds {min(self.config.batch_size, last)} (--batch-size "
+                              f"{self.config.batch_size}, {len(self.train_data)} training windows); change "
+                              "--batch-size or lower --nproc")
         return [Phase("vae", self.total_steps, self.train_step, self.config.eval_every)]
 
     # -- evaluation ----------------------------------------------------------------------------------------------
