@@ -26,6 +26,7 @@ import torch
 
 from seqgan.audio.wav import AudioError, read_wav, resample
 from seqgan.data.corpus import DATA_ENV, data_dir
+from seqgan.data.registry import get_manifest, listing_sha256
 
 SAMPLE_RATE = 16000
 SLICE = 16384
@@ -110,9 +111,11 @@ def fsdd_files(folder: Path) -> list[tuple[Path, int, str, int]]:
 
 
 def load_fsdd(split: str = "train", *, root: str | Path | None = None, sample_rate: int = SAMPLE_RATE,
-              length: int = SLICE, max_files: int | None = None) -> AudioDataset:
+              length: int = SLICE, max_files: int | None = None, verify: bool = True) -> AudioDataset:
     """FSDD's ``split`` ("train": indices 5-49, "test": indices 0-4, "all"). ``root``: the data directory (default
-    ``$SEQGAN_DATA``) holding ``fsdd/``, or the ``fsdd`` folder itself. ``max_files`` keeps the first files (tests)."""
+    ``$SEQGAN_DATA``) holding ``fsdd/``, or the ``fsdd`` folder itself. ``max_files`` keeps the first files (tests).
+    ``verify``: the whole folder must match the manifest's ``listing_sha256`` (under a second for FSDD), so numbers
+    are never reported for a silently altered copy; a folder used as it is goes through ``load_wav_folder``."""
     if split not in ("train", "test", "all"):
         raise AudioError(f"FSDD split must be train, test or all, got {split!r}")
     base = Path(root) if root is not None else data_dir()
@@ -120,7 +123,10 @@ def load_fsdd(split: str = "train", *, root: str | Path | None = None, sample_ra
         raise AudioError(f"FSDD: ${DATA_ENV} is not set; export {DATA_ENV}=/path/to/corpora (the folder holding "
                          f"{FSDD_FOLDER}/)")
     folder = base if (base / "recordings").is_dir() else base / FSDD_FOLDER
-    files = [f for f in fsdd_files(folder)
+    files = fsdd_files(folder)
+    if verify:
+        _check_listing(folder)
+    files = [f for f in files
              if split == "all" or (f[3] in FSDD_TEST_INDICES) == (split == "test")]
     if max_files is not None:
         files = files[:max_files]
@@ -132,6 +138,17 @@ def load_fsdd(split: str = "train", *, root: str | Path | None = None, sample_ra
     ds.stats["split"] = "test = recording indices 0-4, train = 5-49 (FSDD README)"
     ds.stats["speakers"] = sorted({f[2] for f in files})
     return ds
+
+
+def _check_listing(folder: Path) -> None:
+    manifest = get_manifest(FSDD_FOLDER)
+    audio = manifest.raw["audio"]
+    actual = listing_sha256(folder, audio["pattern"])
+    if actual != audio["listing_sha256"]:
+        raise AudioError(f"FSDD in {folder}: the sha256 of its {audio['pattern']} listing is {actual}, but "
+                         f"{manifest.manifest_path} expects {audio['listing_sha256']} (files added, removed or "
+                         f"changed); restore the original from {manifest.source}, or give the recordings folder "
+                         "itself instead of the name fsdd to use it unchecked")
 
 
 def load_wav_folder(folder: str | Path, *, sample_rate: int = SAMPLE_RATE, length: int = SLICE,

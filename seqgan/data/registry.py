@@ -232,6 +232,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def listing_sha256(folder: Path, pattern: str) -> str:
+    """sha256 of ``cd folder && LC_ALL=C sha256sum PATTERN | sha256sum``: pins a whole folder (names and contents)
+    in one digest, as an audio manifest's ``listing_sha256`` records it."""
+    paths = sorted(folder.glob(pattern), key=lambda p: p.relative_to(folder).as_posix().encode())
+    lines = "".join(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in paths if p.is_file())
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def check(name: str, root: Path | str | None = None) -> list[FileStatus]:
     """Status of every file of a corpus (present / missing / checksum mismatch); never raises for data problems.
 

@@ -60,16 +60,19 @@ def test_fsdd_split_by_recording_index_on_a_synthetic_copy(tmp_path):
         for i in (0, 4, 5, 49):
             write_pcm(rec / f"{d}_alice_{i}.wav", tone(300, 8000, 100), 8000)
     write_pcm(rec / "README.wav", tone(300, 8000, 100), 8000)        # not FSDD-named: ignored
-    test = load_fsdd("test", root=tmp_path)
-    train = load_fsdd("train", root=tmp_path / "fsdd")
+    with pytest.raises(AudioError, match="listing is [0-9a-f]{64}, but .*fsdd.json expects 04e1baae") as e:
+        load_fsdd("test", root=tmp_path)                           # not the published FSDD: refused by default
+    assert "give the recordings folder itself" in str(e.value)
+    test = load_fsdd("test", root=tmp_path, verify=False)
+    train = load_fsdd("train", root=tmp_path / "fsdd", verify=False)
     assert sorted(test.names) == ["recordings/0_alice_0.wav", "recordings/0_alice_4.wav",
                                   "recordings/1_alice_0.wav", "recordings/1_alice_4.wav"]
     assert len(train) == 4 and all(n.endswith(("_5.wav", "_49.wav")) for n in train.names)
     assert sorted(test.labels.tolist()) == [0, 0, 1, 1] and test.stats["resampled"] == 4
     with pytest.raises(AudioError, match="recordings"):
-        load_fsdd("train", root=tmp_path / "elsewhere")
+        load_fsdd("train", root=tmp_path / "elsewhere", verify=False)
     with pytest.raises(AudioError, match="split"):
-        load_fsdd("valid", root=tmp_path)
+        load_fsdd("valid", root=tmp_path, verify=False)
 
 
 def test_real_fsdd_official_split(data_dir):
@@ -79,7 +82,7 @@ def test_real_fsdd_official_split(data_dir):
     files = fsdd_files(folder)
     assert len(files) == 3000
     assert sum(f[3] <= 4 for f in files) == 300                       # 6 speakers x 10 digits x indices 0-4
-    ds = load_fsdd("test", root=data_dir, max_files=4)
+    ds = load_fsdd("test", root=data_dir, max_files=4)            # the listing digest matches the manifest
     assert tuple(ds.audio.shape) == (4, 1, SLICE) and ds.sample_rate == 16000 and ds.source == "fsdd:test"
     assert ds.stats["source_rates"] == {"8000": 4} and ds.stats["resampled"] == 4
     assert all(int(n.split("_")[-1][:-4]) <= 4 for n in ds.names) and ds.labeled

@@ -106,3 +106,17 @@ def test_manifest_stats_match_what_the_loader_measures(data_dir, name):
         assert c.stats[split]["lines"] == stats[split]["lines"]
         assert c.stats[split]["max_tokens"] == stats[split]["max_tokens"] <= c.max_len
         assert c.stats[split]["truncated"] == 0
+
+
+def test_listing_sha256_equals_sha256sum_of_sha256sum(tmp_path):
+    import hashlib
+    from seqgan.data.registry import listing_sha256
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "b.wav").write_bytes(b"bee")
+    (tmp_path / "rec" / "B.wav").write_bytes(b"BEE")     # LC_ALL=C order: upper case first
+    (tmp_path / "rec" / "a.txt").write_bytes(b"not matched")
+    h = {n: hashlib.sha256(b).hexdigest() for n, b in [("B.wav", b"BEE"), ("b.wav", b"bee")]}
+    expected = hashlib.sha256(f"{h['B.wav']}  rec/B.wav\n{h['b.wav']}  rec/b.wav\n".encode()).hexdigest()
+    assert listing_sha256(tmp_path, "rec/*.wav") == expected
+    (tmp_path / "rec" / "b.wav").write_bytes(b"bee!")
+    assert listing_sha256(tmp_path, "rec/*.wav") != expected
