@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqgan import checkpoint, config, distributed
+from seqgan import checkpoint, config
 from seqgan.atomic import atomic_write_text
 from seqgan.audio.classifier import ClassifierConfig, DigitClassifier, train_classifier
 from seqgan.audio.data import load_audio, load_wav_folder
@@ -31,7 +31,7 @@ from seqgan.audio.wav import AudioError, write_wav
 from seqgan.checkpoint import CheckpointError
 from seqgan.config import ConfigError
 from seqgan.logging import RunLogger
-from seqgan.runs import check_nproc, fit_and_report, run_config
+from seqgan.runs import add_train_flags, train
 
 
 DEFAULT_CLASSIFIER = "runs/digit_classifier.pt"
@@ -49,14 +49,8 @@ def add_parser(sub) -> None:
     for name, (cfg_cls, trainer_cls, presets) in ALGORITHMS.items():
         doc = sys.modules[trainer_cls.__module__].__doc__ or name
         t = algos.add_parser(name, help=doc.split("\n")[0], description=doc)
-        t.add_argument("--preset", choices=sorted(presets), help="start from a named configuration (paper: the "
-                       "published setting; tiny: seconds, for tests)")
-        t.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
-        t.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
-        t.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
-        t.add_argument("--nproc", type=int, metavar="K", help="train data-parallel in K processes on this machine "
-                       "(one per GPU with --device cuda; gloo on CPU), launched through torch.distributed.run; "
-                       "see README for torchrun and several machines")
+        add_train_flags(t, presets, "start from a named configuration (paper: the published setting; tiny: "
+                        "seconds, for tests)")
         t.add_argument("--slice", dest="cfg_slice_len", default=None, metavar="INT",
                        help="alias of --slice-len: 16384, 32768 or 65536 samples")
         config.add_flags(t, cfg_cls)
@@ -88,18 +82,8 @@ def add_parser(sub) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     cfg_cls, trainer_cls, presets = ALGORITHMS[args.audio_algorithm]
-    cfg = run_config(cfg_cls, presets, args.audio_algorithm, args)
-    check_nproc(args.nproc, cfg, args.resume)
-    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
-        return distributed.launch(args.nproc, args.argv)  # each process comes back here under torchrun
-    main_rank = distributed.init(cfg.device).is_main
-    try:
-        logger = RunLogger(cfg.out_dir, console=not args.quiet and main_rank)
-        trainer = trainer_cls(cfg)
-        logger.message(f"data: {trainer.data.source}: {json.dumps(trainer.data.stats)}")
-        return fit_and_report(trainer, cfg, args, logger)
-    finally:
-        distributed.shutdown()
+    return train(args, cfg_cls, presets, args.audio_algorithm, trainer_cls,
+                 lambda trainer: [f"data: {trainer.data.source}: {json.dumps(trainer.data.stats)}"])
 
 
 def load_for_sampling(path: str):

@@ -23,8 +23,8 @@ from seqgan.metrics.nll import sequence_nll
 from seqgan.metrics.sweep import plot_sweep, temperature_sweep, write_sweep_json
 from seqgan.metrics.text import PROTOCOL, text_report
 from seqgan.data.oracle import PUBLISHED_PREFIX, OracleFileError
-from seqgan.logging import RunLogger
-from seqgan.runs import UserError, check_nproc, fit_and_report, run_config
+from seqgan import runs
+from seqgan.runs import UserError, add_train_flags
 from seqgan.trainers import ALGORITHMS, get_algorithm
 from seqgan.trainers.loop import NonFiniteLossError, RunExistsError
 
@@ -42,14 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, algo in ALGORITHMS.items():
         summary = (sys.modules[algo.trainer.__module__].__doc__ or name).split("\n")[0]
         a = algos.add_parser(name, help=summary, description=sys.modules[algo.trainer.__module__].__doc__)
-        a.add_argument("--preset", choices=sorted(algo.presets), help="start from a named configuration "
-                       "(paper: the published schedule; cpu-small: reduced for a CPU; tiny: seconds, for tests)")
-        a.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
-        a.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
-        a.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
-        a.add_argument("--nproc", type=int, metavar="K", help="train data-parallel in K processes on this machine "
-                       "(one per GPU with --device cuda; gloo on CPU), launched through torch.distributed.run; "
-                       "see README for torchrun and several machines")
+        add_train_flags(a, algo.presets, "start from a named configuration (paper: the published schedule; "
+                        "cpu-small: reduced for a CPU; tiny: seconds, for tests)")
         config.add_flags(a, algo.config)
 
     sample = sub.add_parser("sample", help="sample sequences from a checkpoint")
@@ -87,22 +81,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     algo = get_algorithm(args.algorithm)
-    cfg = run_config(algo.config, algo.presets, algo.name, args)
-    check_nproc(args.nproc, cfg, args.resume)
-    if (args.nproc or 1) > 1 and not distributed.supports_data_parallel(algo.trainer):
-        raise UserError(f"{algo.name} does not train in several processes yet; drop --nproc")
-    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
-        return distributed.launch(args.nproc, args.argv)  # each process comes back here under torchrun
-    main_rank = distributed.init(cfg.device).is_main
-    try:
-        logger = RunLogger(cfg.out_dir, console=not args.quiet and main_rank)
-        trainer = algo.trainer(cfg)
-        logger.message(f"data: {trainer.corpus.source}")
-        if trainer.corpus.stats:
-            logger.message(f"data: {describe_stats(trainer.corpus.stats)}")
-        return fit_and_report(trainer, cfg, args, logger)
-    finally:
-        distributed.shutdown()
+
+    def describe(trainer) -> list[str]:
+        stats = [f"data: {describe_stats(trainer.corpus.stats)}"] if trainer.corpus.stats else []
+        return [f"data: {trainer.corpus.source}", *stats]
+    return runs.train(args, algo.config, algo.presets, algo.name, algo.trainer, describe)
 
 
 def _load_trainer(path: str, *, with_data: bool = True):

@@ -23,17 +23,16 @@ from pathlib import Path
 
 import torch
 
-from seqgan import checkpoint, config, distributed
+from seqgan import checkpoint, config
 from seqgan.checkpoint import CheckpointError
 from seqgan.config import ConfigError
-from seqgan.logging import RunLogger
 from seqgan.music.dataset import midi_windows
 from seqgan.music.melody import STEPS_PER_BAR, events_to_midi
 from seqgan.music.midi import MidiReadError, read_midi
 from seqgan.music.tokens import ids_to_events, melody_vocab, tokens_to_events
 from seqgan.music.train import ALGORITHM, PRESETS, MusicVAEConfig, MusicVAETrainer, build_model
 from seqgan.music.vae import slerp
-from seqgan.runs import UserError, check_nproc, fit_and_report, run_config
+from seqgan.runs import UserError, add_train_flags, train
 
 
 def add_parser(sub) -> None:
@@ -44,14 +43,7 @@ def add_parser(sub) -> None:
     t = cmds.add_parser("train", help="train a MusicVAE (flat or hierarchical, 2 or 16 bars)",
                         description=sys.modules[MusicVAETrainer.__module__].__doc__,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--preset", choices=sorted(PRESETS), help="tiny: seconds, for tests; cpu-small: the defaults; "
-                   "paper: the paper's sizes (GPU)")
-    t.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
-    t.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
-    t.add_argument("--nproc", type=int, metavar="K", help="train data-parallel in K processes on this machine "
-                   "(one per GPU with --device cuda; gloo on CPU), launched through torch.distributed.run; "
-                   "see README for torchrun and several machines")
+    add_train_flags(t, PRESETS, "tiny: seconds, for tests; cpu-small: the defaults; paper: the paper's sizes (GPU)")
     config.add_flags(t, MusicVAEConfig)
 
     s = cmds.add_parser("sample", help="decode z ~ N(0, I) into MIDI files (+ piano rolls); or sample a SeqGAN-family "
@@ -99,22 +91,14 @@ def run(args: argparse.Namespace) -> int:
 # ---- train ---------------------------------------------------------------------------------------------------------
 
 def _train(args: argparse.Namespace) -> int:
-    cfg = run_config(MusicVAEConfig, PRESETS, ALGORITHM, args)
-    check_nproc(args.nproc, cfg, args.resume)
-    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
-        return distributed.launch(args.nproc, args.argv)  # each process comes back here under torchrun
-    main_rank = distributed.init(cfg.device).is_main
-    try:
-        logger = RunLogger(cfg.out_dir, console=not args.quiet and main_rank)
-        trainer = MusicVAETrainer(cfg)
-        s = trainer.corpus.stats
-        logger.message(f"data: {cfg.corpus}, {cfg.bars} bars: {len(trainer.corpus.train)} train / "
-                       f"{len(trainer.corpus.test)} test windows from {s.get('files_used', '?')} pieces")
-        if len(trainer.corpus.test) == 0:
-            logger.message("warning: the held-out split is empty (too few files?); no accuracy will be reported")
-        return fit_and_report(trainer, cfg, args, logger)
-    finally:
-        distributed.shutdown()
+    def describe(trainer: MusicVAETrainer) -> list[str]:
+        corpus, cfg = trainer.corpus, trainer.config
+        lines = [f"data: {cfg.corpus}, {cfg.bars} bars: {len(corpus.train)} train / {len(corpus.test)} test windows "
+                 f"from {corpus.stats.get('files_used', '?')} pieces"]
+        if len(corpus.test) == 0:
+            lines.append("warning: the held-out split is empty (too few files?); no accuracy will be reported")
+        return lines
+    return train(args, MusicVAEConfig, PRESETS, ALGORITHM, MusicVAETrainer, describe)
 
 
 # ---- shared helpers ------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""What every `train` command shares (seqgan, audio, music): the configuration a run gets, new or resumed, the
-device check, and the fit with its final report. Errors here are ``UserError``: one line, exit status 2."""
+"""What every `train` command shares (seqgan, audio, music): its run flags, the configuration a run gets, new or
+resumed, the device check, launching several processes, and the fit with its final report. Errors here are ``UserError``: one line, exit status 2."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -18,6 +18,38 @@ from seqgan.trainers.loop import LAST, RunExistsError, Trainer, fit, saved_world
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def add_train_flags(parser: argparse.ArgumentParser, presets: dict, preset_help: str) -> None:
+    """The flags of every train command besides its config fields."""
+    parser.add_argument("--preset", choices=sorted(presets), help=preset_help)
+    parser.add_argument("--config", metavar="FILE", help="JSON file of config fields (applied after --preset)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out-dir from its last.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or console metrics")
+    parser.add_argument("--nproc", type=int, metavar="K", help="train data-parallel in K processes on this machine "
+                        "(one per GPU with --device cuda; gloo on CPU), launched through torch.distributed.run; "
+                        "see README for torchrun and several machines")
+
+
+def train(args: argparse.Namespace, cfg_cls: type, presets: dict, algorithm: str, trainer_cls: type,
+          describe: Callable[[Trainer], list[str]]) -> int:
+    """A train command: configuration, process count (relaunching itself in --nproc processes), the trainer,
+    ``describe(trainer)``'s lines about its data, then the fit and its report."""
+    cfg = run_config(cfg_cls, presets, algorithm, args)
+    check_nproc(args.nproc, cfg, args.resume)
+    if (args.nproc or 1) > 1 and not distributed.supports_data_parallel(trainer_cls):
+        raise UserError(f"{algorithm} does not train in several processes yet; drop --nproc")
+    if args.nproc and args.nproc > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(args.nproc, args.argv)  # each process comes back here under torchrun
+    main_rank = distributed.init(cfg.device).is_main
+    try:
+        logger = RunLogger(cfg.out_dir, console=not args.quiet and main_rank)
+        trainer = trainer_cls(cfg)
+        for line in describe(trainer):
+            logger.message(line)
+        return fit_and_report(trainer, cfg, args, logger)
+    finally:
+        distributed.shutdown()
 
 
 def run_config(cfg_cls: type, presets: dict, algorithm: str, args: argparse.Namespace) -> Any:
