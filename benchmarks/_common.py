@@ -24,8 +24,19 @@ def git_revision() -> str:
         return "unknown"
 
 
+def uncommitted() -> list[str]:
+    """Tracked files that differ from the recorded git revision (the numbers come from the working tree)."""
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).parent)
+        return out.stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+
+
 def stamp(device: str) -> dict:
-    return {"device": device_name(device), "torch": torch.__version__, "git": git_revision()}
+    return {"device": device_name(device), "torch": torch.__version__, "git": git_revision(),
+            "uncommitted": uncommitted()}
 
 
 def write_json(path: str | None, result: dict) -> None:

@@ -1,7 +1,8 @@
 """MusicVAE reconstruction accuracy, flat vs hierarchical decoder, 2 and 16 bars, beside the paper's table.
 
     python benchmarks/music.py [--corpus nottingham] [--bars 2,16] [--decoders flat,hierarchical]
-                               [--steps-2 400] [--steps-16 120] [--threads 1] [--json OUT]
+                               [--steps-2 400] [--steps-16 120] [--threads 1] [--json OUT] [--md OUT]
+    python benchmarks/music.py --merge A.json,B.json --json OUT --md OUT   # runs made side by side, one table
 
 Each run trains a MusicVAE (sizes of ``MusicVAEConfig``'s CPU defaults unless given: emb 32, encoder 128 x 2
 directions, z 64, conductor 128, decoder 128, batch 64, lr 1e-3, beta 0.2 after a linear warm-up over 1/4 of the
@@ -20,6 +21,7 @@ teacher-forced / sampled of the paper's 2-bar model, which has a flat decoder).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -45,6 +47,29 @@ def markdown(corpus: str, runs: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MERGE_SAME = ("corpus", "git", "torch", "reduced_cpu_sizes")
+
+
+def merge(parts: list[dict]) -> dict:
+    """Result files of separate processes (e.g. one per decoder) -> one result; ValueError on a mismatch."""
+    for key in MERGE_SAME:
+        values = {json.dumps(p.get(key)) for p in parts}
+        if len(values) > 1:
+            raise ValueError(f"cannot merge results with different {key!r}: {sorted(values)}")
+    runs = [(r["bars"], r["decoder"]) for p in parts for r in p["runs"]]
+    if len(set(runs)) != len(runs):
+        raise ValueError(f"cannot merge results that repeat a (bars, decoder) run: {runs}")
+    return {**parts[0], "runs": sorted((r for p in parts for r in p["runs"]), key=lambda r: (r["bars"], r["decoder"])),
+            "devices": sorted({p["device"] for p in parts})}
+
+
+def write_outputs(result: dict, args: argparse.Namespace) -> None:
+    if args.md:
+        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.md).write_text(markdown(result["corpus"], result["runs"]), encoding="utf-8")
+    write_json(args.json, result)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpus", default="nottingham")
@@ -60,7 +85,16 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--md", metavar="OUT", help="write the Markdown table here too")
+    p.add_argument("--log-every", type=int, default=0, help="print the training loss every N steps (0: never)")
+    p.add_argument("--merge", metavar="A.json,B.json", help="join finished result files instead of training")
     args = p.parse_args()
+    if args.merge:
+        try:
+            write_outputs(merge([json.loads(Path(f).read_text(encoding="utf-8")) for f in args.merge.split(",")]),
+                          args)
+        except (OSError, ValueError, KeyError) as e:
+            p.error(f"--merge: {e}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     runs = []
@@ -78,6 +112,9 @@ def main() -> None:
             t0 = time.perf_counter()
             for i in range(steps):
                 logs = trainer.train_step(i)
+                if args.log_every and (i + 1) % args.log_every == 0:
+                    print(f"{bars} bars {decoder} step {i + 1}/{steps}: loss {logs['loss']:.3f} acc {logs['acc']:.3f}, "
+                          f"{time.perf_counter() - t0:.0f} s", flush=True)
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             ev = trainer.evaluate()
@@ -107,11 +144,8 @@ def main() -> None:
         ps = f"{r['paper_sampled']:.3f}" if r["paper_sampled"] is not None else "-"
         print(f"{r['bars']:>4} {r['decoder']:13}{r['steps']:>6}{r['acc_teacher_forced']:>11.3f}{pt:>12}"
               f"{r['acc_sampled']:>16.3f}{ps:>17}")
-    if args.md:
-        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.md).write_text(markdown(args.corpus, runs), encoding="utf-8")
-    write_json(args.json, {"corpus": args.corpus, "protocol": __doc__.split("\n\n")[2].strip(), "runs": runs,
-                           "reduced_cpu_sizes": args.device == "cpu", **stamp(args.device)})
+    write_outputs({"corpus": args.corpus, "protocol": __doc__.split("\n\n")[2].strip(), "runs": runs,
+                   "reduced_cpu_sizes": args.device == "cpu", **stamp(args.device)}, args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -188,16 +187,6 @@ def merge(parts: list[dict]) -> dict:
             "commands": [c for p in parts for c in p.get("commands", [p.get("command")]) if c]}
 
 
-def uncommitted() -> list[str]:
-    """Tracked files that differ from the recorded git revision (the numbers come from the working tree)."""
-    try:
-        out = subprocess.run(["git", "diff", "--name-only", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).parent)
-        return out.stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return []
-
-
 def write_outputs(result: dict, args: argparse.Namespace) -> None:
     write_json(args.json, result)
     table = markdown(result)
@@ -250,7 +239,7 @@ def main() -> None:
                             if getattr(args, flag) is not None},
               "threads": args.threads, "corpora": corpora, "skipped": skipped, "runs": [],
               "published": PUBLISHED, "seed": args.seed, "command": " ".join(["python", *sys.argv]),
-              "uncommitted": uncommitted(), **stamp(args.device)}
+              **stamp(args.device)}
     try:
         for corpus in corpora:
             for name in runs_needed:

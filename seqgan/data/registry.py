@@ -268,7 +268,32 @@ def check(name: str, root: Path | str | None = None) -> list[FileStatus]:
                                   f"original from {manifest.source}"))
         else:
             out.append(FileStatus(name, rel, path, PRESENT, expected, actual, f"{path}: ok"))
+    if base is not None:
+        out += _check_listing(manifest, base / manifest.folder)
     return out
+
+
+def _check_listing(manifest: CorpusManifest, folder: Path) -> list[FileStatus]:
+    """The whole-folder digest of an audio or MIDI-folder manifest (``files`` checks only a sample), as one status
+    named after the pattern; nothing for manifests without one."""
+    spec = manifest.raw.get("audio") or manifest.raw.get("music") or {}
+    pattern, expected = spec.get("pattern"), spec.get("listing_sha256")
+    if not (isinstance(pattern, str) and isinstance(expected, str)):
+        return []
+    rel = f"{pattern} (all files)"
+    count = sum(1 for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else 0
+    if not count:
+        return [FileStatus(manifest.name, rel, folder, MISSING, expected, message=f"no files match {folder / pattern}")]
+    try:
+        actual = listing_sha256(folder, pattern)
+    except OSError as e:
+        return [FileStatus(manifest.name, rel, folder, MISSING, expected, message=f"{folder}: cannot be read: {e}")]
+    if actual != expected:
+        return [FileStatus(manifest.name, rel, folder, MISMATCH, expected, actual,
+                           f"{folder / pattern}: the listing's sha256 {actual} ({count} files) differs from the "
+                           f"manifest's {expected} (files added, removed or changed); restore the original from "
+                           f"{manifest.source}")]
+    return [FileStatus(manifest.name, rel, folder, PRESENT, expected, actual, f"{folder / pattern}: {count} files ok")]
 
 
 def check_all(root: Path | str | None = None) -> dict[str, list[FileStatus]]:

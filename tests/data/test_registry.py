@@ -120,3 +120,15 @@ def test_listing_sha256_equals_sha256sum_of_sha256sum(tmp_path):
     assert listing_sha256(tmp_path, "rec/*.wav") == expected
     (tmp_path / "rec" / "b.wav").write_bytes(b"bee!")
     assert listing_sha256(tmp_path, "rec/*.wav") != expected
+
+
+def test_check_covers_the_whole_folder_of_an_audio_corpus(tmp_path):
+    rec = tmp_path / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    listing = "recordings/*.wav (all files)"
+    assert {s.file: s.status for s in registry.check("fsdd", tmp_path)}[listing] == MISSING   # folder, no files
+    (rec / "0_x_0.wav").write_bytes(b"not the published recordings")
+    status = {s.file: s for s in registry.check("fsdd", tmp_path)}[listing]
+    assert status.status == MISMATCH and status.actual == registry.listing_sha256(tmp_path / "fsdd", "recordings/*.wav")
+    assert "1 files" in status.message and "files added, removed or changed" in status.message
+    assert not any(s.file.endswith("(all files)") for s in registry.check("image_coco", tmp_path))  # text: no listing
