@@ -96,7 +96,7 @@ class PGBLEUTrainer(SeqGANTrainer):
 
     def phases(self) -> list[Phase]:
         c = self.config
-        return [Phase("mle", c.mle_epochs, self._mle_epoch, c.eval_every),
+        return [Phase("mle", c.mle_epochs, self._mle_phase_epoch, c.eval_every),
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
     final_reward_name = "bleu"

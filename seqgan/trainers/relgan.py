@@ -197,7 +197,7 @@ class RelGANTrainer(SeqGANTrainer):
 
     def phases(self) -> list[Phase]:
         c = self.config
-        return [Phase("mle", c.mle_epochs, self._mle_epoch, c.eval_every),
+        return [Phase("mle", c.mle_epochs, self._mle_phase_epoch, c.eval_every),
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
     def _real_batch(self) -> Tensor:

@@ -29,6 +29,7 @@ from seqgan.metrics.nll import sequence_nll
 from seqgan.metrics.text import References, text_report
 from seqgan.rollout.engine import PRECISIONS, DiscriminatorReward, RolloutEngine
 from seqgan.rollout.policy import DelayedPolicy
+from seqgan.trainers.early_stop import EarlyStop, split_validation
 from seqgan.trainers.loop import Phase, Trainer
 
 
@@ -62,6 +63,9 @@ class SeqGANConfig:
     dis_l2: float = option(0.2, "L2 penalty on the discriminator output layer")
     dis_lr: float = option(1e-4, "discriminator Adam learning rate")
     mle_epochs: int = option(120, "MLE pretraining epochs")
+    mle_patience: int = option(0, "MLE early stopping: after this many epochs without a better validation NLL, "
+                                  "restore the best generator and skip the remaining MLE epochs (0: off)")
+    valid_fraction: float = option(0.1, "with mle_patience: the share of training rows held out for validation")
     d_pretrain_rounds: int = option(50, "discriminator pretraining rounds (fresh negatives each round)")
     d_epochs: int = option(3, "discriminator epochs per round")
     d_samples: int = option(10_000, "negatives generated per discriminator round (as many positives are used)")
@@ -83,7 +87,7 @@ class SeqGANConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
-        for name in ["mle_epochs", "d_pretrain_rounds", "d_epochs", "adv_epochs", "adv_g_steps", "adv_d_rounds"]:
+        for name in ["mle_epochs", "mle_patience", "d_pretrain_rounds", "d_epochs", "adv_epochs", "adv_g_steps", "adv_d_rounds"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"config field '{name}' must be >= 0, got {getattr(self, name)}")
         if len(self.dis_filter_sizes) != len(self.dis_num_filters):
@@ -107,6 +111,8 @@ class SeqGANConfig:
             raise ConfigError(f"config field 'max_len' must be >= 1, got {self.max_len}")
         if self.max_vocab is not None and self.max_vocab <= 4:
             raise ConfigError(f"config field 'max_vocab' must be above 4 (the special tokens), got {self.max_vocab}")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
         if not 0.0 <= self.dis_dropout < 1.0:
             raise ConfigError(f"dis_dropout must be in [0, 1), got {self.dis_dropout}")
         if not 0.0 <= self.rollout_update_rate <= 1.0:
@@ -151,6 +157,13 @@ class SeqGANTrainer(Trainer):
         self.train_data = self.corpus.train.to(self.device)
         self.test_data = self.corpus.test.to(self.device) if self.corpus.test is not None else None
         self.oracle = self.corpus.oracle.to(self.device) if self.corpus.oracle is not None else None
+        self.valid_data = None  # held-out training rows for MLE early stopping
+        if c.mle_patience:
+            try:
+                self.train_data, self.valid_data = split_validation(self.train_data, c.valid_fraction)
+            except ValueError as e:
+                raise ConfigError(f"mle_patience: {e}; lower valid_fraction or give more training data") from e
+        self.early_stop = EarlyStop(c.mle_patience)
         self._references: References | None = None  # BLEU references, indexed at the first evaluation
         V, pad = self.corpus.vocab_size, self.corpus.pad_token
         self.generator = build_generator(c, self.corpus).to(self.device)
@@ -169,7 +182,7 @@ class SeqGANTrainer(Trainer):
     # --- phases -------------------------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         c = self.config
-        return [Phase("mle", c.mle_epochs, self._mle_epoch, c.eval_every),
+        return [Phase("mle", c.mle_epochs, self._mle_phase_epoch, c.eval_every),
                 Phase("d_pretrain", c.d_pretrain_rounds, self._d_pretrain_round, 0),
                 Phase("adversarial", c.adv_epochs, self._adversarial_epoch, c.eval_every)]
 
@@ -197,6 +210,19 @@ class SeqGANTrainer(Trainer):
             if len(idx):
                 total, count = total + loss.item() * len(idx), count + len(idx)
         return {"mle_loss": total / max(count, 1)}
+
+    def _mle_phase_epoch(self, i: int) -> dict[str, float]:
+        """One epoch of the MLE phase: ``_mle_epoch``, then early stopping's validation when mle_patience is set
+        (after a stop the remaining epochs do nothing)."""
+        if self.early_stop.stopped:
+            return {"mle_skipped": 1.0}
+        logs = self._mle_epoch(i)
+        if self.valid_data is not None:
+            nll = sequence_nll(self.generator, self.valid_data)
+            self.generator.train()
+            self.early_stop.update(i, nll, self.generator)
+            logs.update(self.early_stop.logs(nll))
+        return logs
 
     def _real_tokens(self, tokens: torch.Tensor) -> torch.Tensor | None:
         eos = self.generator.eos_token
@@ -298,7 +324,7 @@ class SeqGANTrainer(Trainer):
                 "rollout": self.rollout.state_dict(), "mle_opt": self.mle_opt.state_dict(),
                 "pg_opt": self.pg_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
                 "rng": self.rng.get_state(), "data_rng": self.data_rng.get_state(),
-                "corpus": self.corpus.metadata()}
+                "corpus": self.corpus.metadata(), "early_stop": self.early_stop.state_dict()}
 
     STATE_KEYS = ("generator", "discriminator", "rollout", "mle_opt", "pg_opt", "d_opt", "rng", "data_rng", "corpus")
 
@@ -313,6 +339,8 @@ class SeqGANTrainer(Trainer):
         self.d_opt.load_state_dict(state["d_opt"])
         self.rng.set_state(state["rng"].cpu())
         self.data_rng.set_state(state["data_rng"])
+        if "early_stop" in state:  # absent from checkpoints older than early stopping (which never used it)
+            self.early_stop.load_state_dict(state["early_stop"])
 
     def checkpoint_extra(self) -> dict:
         return {"data_source": self.corpus.source, "vocab_size": self.corpus.vocab_size}
