@@ -13,6 +13,7 @@ from tqdm import tqdm
 from seqgan.data import registry
 from seqgan.data.corpus import DATA_ENV, CorpusError, data_dir
 from seqgan.data.oracle import OracleFileError, find_oracle_arrays
+from seqgan.music.tokens import SUFFIX as MELODY_SUFFIX
 
 
 CORPORA_CHECK_EPILOG = (
@@ -111,6 +112,10 @@ def _corpora_list(args: argparse.Namespace) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + short)
         if "oracle" in e:
             print(f"{'':<{widths[0]}}  status: {e['oracle']}")
+    music = [name for name, m in registry.load_manifests().items() if m.kind == "music"]
+    if music:
+        print(f"melody tokens for the text trainers (--corpus): {', '.join(n + MELODY_SUFFIX for n in music)}, or "
+              "melody:<folder of MIDI files>")
     print("details: seqgan corpora info NAME; verify checksums: seqgan corpora check [NAME ...]")
     return 0
 

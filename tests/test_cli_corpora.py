@@ -44,6 +44,7 @@ def test_list_is_the_default_and_marks_present_corpora(data_dir, capsys):
     assert "test only" in line_of(out, "emnlp_news")
     assert "text/word" in line_of(out, "image_coco") and "text/char" in line_of(out, "chinese_poems")
     assert "status:" in out  # the oracle's own line: published or seeded random oracle
+    assert "(--corpus): jsb_chorales_melody, nottingham_melody, or melody:<folder" in out  # music as text rows
 
 
 def test_list_does_not_hash(tmp_path, capsys, monkeypatch):
