@@ -172,9 +172,9 @@ def test_music_benchmark_tiny_runs_side_by_side_and_merges(data_dir, tmp_path):
     r = json.loads(out.read_text())
     assert [(x["bars"], x["decoder"], x["steps"]) for x in r["runs"]] == [(2, "flat", 2), (2, "hierarchical", 2)]
     assert all(0 <= x["acc_sampled"] <= 1 and 0 < x["baseline_hold_accuracy"] < 1 for x in r["runs"])
-    assert r["git"] and isinstance(r["uncommitted"], list) and "| 2 | flat | 2 |" in md.read_text()
+    assert r["git"] and isinstance(r["uncommitted"], list) and "| 2 | flat | 48 | 2 |" in md.read_text()
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "music.py"), "--merge", f"{parts[0]},{parts[0]}",
                           "--json", str(tmp_path / "bad.json")], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
-    assert bad.returncode == 2 and "repeat a (bars, decoder) run" in bad.stderr
+    assert bad.returncode == 2 and "repeat a (bars, decoder, free bits) run" in bad.stderr
     assert not (tmp_path / "bad.json").exists()
