@@ -34,9 +34,13 @@ def uncommitted() -> list[str]:
         return []
 
 
+# Read when a script starts (it imports this module first), not when it writes: a long run records the code it
+# ran, even if commits land while it trains.
+_SOURCE = {"git": git_revision(), "uncommitted": uncommitted()}
+
+
 def stamp(device: str) -> dict:
-    return {"device": device_name(device), "torch": torch.__version__, "git": git_revision(),
-            "uncommitted": uncommitted()}
+    return {"device": device_name(device), "torch": torch.__version__, **_SOURCE}
 
 
 def write_json(path: str | None, result: dict) -> None:
