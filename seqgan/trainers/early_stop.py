@@ -42,6 +42,12 @@ class EarlyStop:
             model.load_state_dict(self.best_state)
             self.stopped = True
 
+    def finish(self, model: nn.Module) -> None:
+        """The phase's last epoch ran without a stop: the best generator still becomes the phase's result."""
+        if not self.stopped and self.best_state is not None and self.epochs_without_gain:
+            model.load_state_dict(self.best_state)
+        self.stopped = True
+
     def logs(self, nll: float) -> dict[str, float]:
         return {"valid_nll": nll, "best_valid_nll": self.best, "best_epoch": float(self.best_epoch),
                 "mle_stopped": float(self.stopped)}

@@ -213,7 +213,7 @@ class SeqGANTrainer(Trainer):
 
     def _mle_phase_epoch(self, i: int) -> dict[str, float]:
         """One epoch of the MLE phase: ``_mle_epoch``, then early stopping's validation when mle_patience is set
-        (after a stop the remaining epochs do nothing)."""
+        (after a stop the remaining epochs do nothing; after the last epoch the best generator is restored)."""
         if self.early_stop.stopped:
             return {"mle_skipped": 1.0}
         logs = self._mle_epoch(i)
@@ -221,6 +221,8 @@ class SeqGANTrainer(Trainer):
             nll = sequence_nll(self.generator, self.valid_data)
             self.generator.train()
             self.early_stop.update(i, nll, self.generator)
+            if i + 1 == self.config.mle_epochs:
+                self.early_stop.finish(self.generator)
             logs.update(self.early_stop.logs(nll))
         return logs
 

@@ -84,3 +84,12 @@ def test_bad_values_are_refused():
         tiny(valid_fraction=1.0).validate()
     with pytest.raises(ConfigError, match="lower valid_fraction or give more training data"):
         SeqGANTrainer(tiny(mle_patience=1, n_train=1))
+
+
+def test_the_best_generator_is_restored_when_the_phase_ends_before_patience_runs_out():
+    # the validation NLL turns up at epoch 4 of 4, patience 2: no stop, yet the phase ends with epoch 3's weights
+    tr = SeqGANTrainer(tiny(**{**OVERFIT, "mle_patience": 2, "mle_epochs": 4}))
+    logs = [tr._mle_phase_epoch(i) for i in range(4)]
+    valid = [x["valid_nll"] for x in logs]
+    assert valid[3] > valid[2] == min(valid) and tr.early_stop.stopped
+    assert sequence_nll(tr.generator, tr.valid_data) == pytest.approx(valid[2], abs=1e-6)
