@@ -87,7 +87,8 @@ class SeqGANConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
-        for name in ["mle_epochs", "mle_patience", "d_pretrain_rounds", "d_epochs", "adv_epochs", "adv_g_steps", "adv_d_rounds"]:
+        for name in ["mle_epochs", "mle_patience", "d_pretrain_rounds", "d_epochs", "adv_epochs", "adv_g_steps",
+                     "adv_d_rounds"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"config field '{name}' must be >= 0, got {getattr(self, name)}")
         if len(self.dis_filter_sizes) != len(self.dis_num_filters):
