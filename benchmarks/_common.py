@@ -47,3 +47,11 @@ def write_json(path: str | None, result: dict) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+def require_same(parts: list[dict], keys: tuple[str, ...]) -> None:
+    """Result files to merge must agree on ``keys``; ValueError naming the first that differs."""
+    for key in keys:
+        values = {json.dumps(p.get(key), sort_keys=True) for p in parts}
+        if len(values) > 1:
+            raise ValueError(f"cannot merge results with different {key!r}: {sorted(values)}")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from _common import stamp, write_json
+from _common import require_same, stamp, write_json
 from seqgan.music.melody import NO_EVENT
 from seqgan.music.train import MusicVAEConfig, MusicVAETrainer, load_corpus
 
@@ -52,10 +52,7 @@ MERGE_SAME = ("corpus", "git", "torch", "reduced_cpu_sizes")
 
 def merge(parts: list[dict]) -> dict:
     """Result files of separate processes (e.g. one per decoder) -> one result; ValueError on a mismatch."""
-    for key in MERGE_SAME:
-        values = {json.dumps(p.get(key)) for p in parts}
-        if len(values) > 1:
-            raise ValueError(f"cannot merge results with different {key!r}: {sorted(values)}")
+    require_same(parts, MERGE_SAME)
     runs = [(r["bars"], r["decoder"], r["config"]["free_bits"]) for p in parts for r in p["runs"]]
     if len(set(runs)) != len(runs):
         raise ValueError(f"cannot merge results that repeat a (bars, decoder, free bits) run: {runs}")

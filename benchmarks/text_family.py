@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from _common import stamp, write_json
+from _common import require_same, stamp, write_json
 from seqgan.config import ConfigError, from_dict, to_dict
 from seqgan.logging import RunLogger
 from seqgan.trainers import ALGORITHMS
@@ -181,10 +181,7 @@ MERGE_SAME = ("budget", "budget_values", "threads", "seed", "git", "torch")
 def merge(parts: list[dict]) -> dict:
     """Results of the same budget (one per process, each its own corpora) -> one result; ValueError on a mismatch."""
     first = parts[0]
-    for key in MERGE_SAME:
-        values = {json.dumps(p.get(key), sort_keys=True) for p in parts}
-        if len(values) > 1:
-            raise ValueError(f"cannot merge results with different {key!r}: {sorted(values)}")
+    require_same(parts, MERGE_SAME)
     runs = [(r["corpus"], r["algorithm"]) for p in parts for r in p["runs"]]
     if len(set(runs)) != len(runs):
         raise ValueError(f"cannot merge results that repeat a (corpus, algorithm) run: {runs}")
