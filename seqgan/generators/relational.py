@@ -4,15 +4,18 @@ memory core of Santoro et al., "Relational recurrent neural networks", NeurIPS 2
 State: a memory M of ``mem_slots`` rows of size d = ``num_heads * head_size``, shape (B, N, d), initialised as
 the identity matrix padded with zeros (row n is the n-th unit vector). One step reads a token y_t:
 
-    x      = W_in E[y_t]                                    (B, 1, d)   the token's embedding projected to d
-    A      = MHDPA(queries = M, keys = values = [M; x])     (B, N, d)   multi-head dot-product attention,
-                                                                        softmax(Q K^T / sqrt(head_size)) V per head
-    M~     = LN(M + A);   M~ = LN(M~ + MLP(M~))                         row-wise 2-layer ReLU MLP, layer norms
-    i, f   = sigmoid(W_x x + W_m tanh(M) + b), split in two             LSTM-like gates per memory row
-    M'     = sigmoid(i) * tanh(M~) + sigmoid(f + 1) * M                 (forget bias 1)
+    x      = W_in E[y_t] + b_in                             (B, 1, d)   the token's embedding projected to d
+    Q,K,V  = LN(W_qkv [M; x]),  the rows of M as queries    per head: softmax(Q K^T / sqrt(3 head_size)) V
+    A      = MHDPA(M; [M; x])                               (B, N, d)   multi-head dot-product attention
+    M~     = LN(M + A);   M~ = LN(M~ + MLP(M~))                         row-wise 2-layer MLP (ReLU between)
+    i, f   = W_x x + W_m tanh(M), split in two                          LSTM-like gates per memory element
+    M'     = sigmoid(i) * tanh(M~) + sigmoid(f + 1) * M                 (input bias 0, forget bias 1)
     output = flatten(M')                                    (B, N*d),   logits = W_out output
 
-(the gating and the forget bias are Santoro et al.'s as recalled; the layer names are this module's). The class has
+This is the relational memory of RelGAN's code (weilinie/RelGAN, utils/models/relational_memory.py: the layer
+norm over the query/key/value projection, the 1/sqrt(2 key_size + head_size) scale, unit gates without biases of
+their own); there the input row x is also a query and leaves the layer norms and MLP as an extra row that is then
+dropped, which changes nothing for the memory rows, so only the memory rows are computed here. The class has
 the Generator interface (``start_token``, ``vocab_size``, ``eos_token``, ``pad_token``, ``initial_state``,
 ``hidden``, ``project``, ``step``, ``select``), so :class:`seqgan.rollout.engine.RolloutEngine` samples from it and
 :func:`seqgan.generators.teacher_forced_logits` trains it by maximum likelihood. ``hidden`` on (B, L) tokens runs
@@ -37,10 +40,11 @@ class RelationalMemoryCore(nn.Module):
         self.forget_bias = forget_bias
         self.input_proj = nn.Linear(input_dim, d)
         self.qkv = nn.Linear(d, 3 * d, bias=False)
+        self.qkv_norm = nn.LayerNorm(3 * d)
         self.norm1 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
         self.norm2 = nn.LayerNorm(d)
-        self.gate_input = nn.Linear(d, 2 * d)
+        self.gate_input = nn.Linear(d, 2 * d, bias=False)
         self.gate_memory = nn.Linear(d, 2 * d, bias=False)
 
     def initial_memory(self, batch_size: int, device=None, dtype=None) -> Tensor:
@@ -51,11 +55,11 @@ class RelationalMemoryCore(nn.Module):
     def _attend(self, memory: Tensor, x: Tensor) -> Tensor:
         B, N, d = memory.shape
         H, hs = self.num_heads, self.head_size
-        q, k, v = self.qkv(torch.cat([memory, x], dim=1)).split(d, dim=-1)       # each (B, N+1, d)
+        q, k, v = self.qkv_norm(self.qkv(torch.cat([memory, x], dim=1))).split(d, dim=-1)  # (B, N+1, d)
         q = q[:, :N].reshape(B, N, H, hs).transpose(1, 2)                        # (B, H, N, hs)
         k = k.reshape(B, N + 1, H, hs).transpose(1, 2)                           # (B, H, N+1, hs)
         v = v.reshape(B, N + 1, H, hs).transpose(1, 2)
-        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hs), dim=-1)  # (B, H, N, N+1)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(3 * hs), dim=-1)  # (B, H, N, N+1)
         return (weights @ v).transpose(1, 2).reshape(B, N, d)
 
     def forward(self, inputs: Tensor, memory: Tensor) -> Tensor:

@@ -14,24 +14,29 @@ discriminator receives the relaxed one-hot vector
 
 whose argmax is y_{t+1} for every beta > 0. The generator feeds the hard token back as its next input and the
 gradient reaches it through y^ (and through its memory). After an EOS a row continues with one-hot ``pad_token``
-rows (constants). The inverse temperature beta follows a schedule over the N = ``adv_epochs`` adversarial
-iterations, n = 0..N-1 (:func:`inverse_temperature`): "exp" (the paper's exponential schedule)
-beta_n = beta_max ** (n / N), or "lin" beta_n = 1 + (beta_max - 1) * n / N; both start at 1.
+rows (constants). The inverse temperature beta follows a schedule over N adversarial iterations, n = 0..N-1
+(:func:`inverse_temperature`): "exp" (the paper's exponential schedule) beta_n = beta_max ** (n / N), or "lin"
+beta_n = 1 + (beta_max - 1) * n / N; both start at 1. N is ``temperature_horizon``, or ``adv_epochs`` when that is
+0; the published code (weilinie/RelGAN, oracle_train.py, ``get_fixed_temperature``) fixes N at 5000 whatever the
+number of iterations, so its 3000-iteration runs end at beta_max ** 0.6 (the ``paper`` preset does the same).
 
-Discriminator (:mod:`seqgan.discriminators.relgan_cnn`): ``num_rep`` embedding matrices, one shared CNN, the mean
-of the per-representation logits; real data enter as tokens, generated data as the soft one-hot rows (y^ @ E_s).
+Discriminator (:mod:`seqgan.discriminators.relgan_cnn`): one embedding cut into ``num_rep`` representations of
+``dis_emb / num_rep`` columns, one shared CNN, one logit per (sequence, representation); real data enter as
+tokens, generated data as the soft one-hot rows (y^ @ E).
 
 Loss: the relativistic standard GAN (Jolicoeur-Martineau, "The relativistic discriminator", 2018; RelGAN eq. 4),
-pairing the i-th real and i-th generated sequence of a batch, with C = the discriminator's logit:
+pairing the i-th real and i-th generated sequence of a batch in each representation s, with C_s = the
+discriminator's logit of representation s, averaged over the batch and the S representations (as the published
+code does; each representation is a discriminator of its own):
 
-    L_D = -mean_i log sigmoid(C(x_i) - C(G_i)),      L_G = -mean_i log sigmoid(C(G_i) - C(x_i)).
+    L_D = -mean_{i,s} log sigmoid(C_s(x_i) - C_s(G_i)),      L_G = -mean_{i,s} log sigmoid(C_s(G_i) - C_s(x_i)).
 
 Only differences of logits enter, so the bias of the discriminator's output layer gets no gradient and never moves.
 
-Adversarial iteration n: ``adv_d_steps`` discriminator steps, then ``adv_g_steps`` generator steps, each on a fresh
-real batch (``batch_size`` training sequences drawn with ``data_rng``) and a fresh generated batch; Adam with
-``gen_adv_lr`` = ``dis_lr`` = 1e-4 and betas (0.9, 0.999) (the paper's optimiser), generator gradients clipped to
-``grad_clip``. The generated batch of a D step is made without gradient.
+Adversarial iteration n (the published order): ``adv_g_steps`` generator steps, then ``adv_d_steps`` discriminator
+steps, each on a fresh real batch (``batch_size`` training sequences drawn with ``data_rng``) and a fresh generated
+batch; Adam with ``gen_adv_lr`` = ``dis_lr`` = 1e-4 and betas (0.9, 0.999), the gradients of both networks clipped
+to a global norm of ``grad_clip`` (5.0, as published). The generated batch of a D step is made without gradient.
 
 Everything else is SeqGAN's trainer (inherited): evaluation (NLL-oracle / NLL-test / BLEU), sampling through the
 rollout engine, checkpoint state (``pg_opt`` holds the adversarial generator optimiser; the delayed rollout policy
@@ -39,10 +44,13 @@ is kept only so the checkpoint format is SeqGAN's and is never updated). The pha
 does not pretrain its discriminator); the SeqGAN fields d_pretrain_rounds, d_epochs, d_samples, adv_d_rounds,
 rollouts, rollout_update_rate, reward_chunk and dis_l2 have no effect.
 
-Sizes: the class defaults are small for a CPU (1 memory slot, 2 heads of 32, 8 representations, filters 2..5 of 64
-each); the "paper" preset holds the sizes as recalled from the paper (1 slot, 2 heads of 256, embedding 32, 64
-representations of 64 dimensions, filter widths 2, 3, 4, 5 with 300 maps each, beta_max 100) -- NOT verified
-against the text, nor are its step counts.
+Sizes: the class defaults are small for a CPU (1 memory slot, 2 heads of 32; a 64-column discriminator embedding
+in 64 representations, filters 2..5 of 64 maps each). The "paper" preset is the published synthetic-data run
+(weilinie/RelGAN, oracle/experiments/oracle_relgan.py and the code it calls): generator embedding 32, 1 memory
+slot, 2 heads of 256; discriminator embedding 64 in 64 representations of one column, filter widths 2, 3, 4, 5
+with 300 maps each, dropout 0.25; 150 MLE epochs at Adam 1e-2; 3000 adversarial iterations of 1 generator and 5
+discriminator steps at Adam 1e-4, beta_max 100 on the exponential schedule with N = 5000 (the script runs beta_max
+2, 5, 10 and 100; the paper's text discusses up to 1000); batch 64, gradient clip 5.0.
 """
 from __future__ import annotations
 
@@ -76,12 +84,16 @@ class RelGANConfig(SeqGANConfig):
     gen_adv_lr: float = option(1e-4, "generator Adam learning rate in adversarial training (MLE uses gen_lr)")
     dis_filter_sizes: tuple[int, ...] = option((2, 3, 4, 5), "discriminator CNN filter widths")
     dis_num_filters: tuple[int, ...] = option((64, 64, 64, 64), "feature maps per filter width")
-    num_rep: int = option(8, "discriminator embedding representations S (the paper: 64)")
+    dis_emb: int = option(64, "discriminator embedding size: all representations together (dis_emb / num_rep "
+                              "columns each)")
+    num_rep: int = option(64, "discriminator representations S (the published run: 64, of one column each)")
     beta_max: float = option(100.0, "largest Gumbel-softmax inverse temperature beta (beta starts at 1)")
     temperature_schedule: str = option("exp", "beta schedule over the adversarial iterations: exp "
                                               "(beta_max^(n/N), the paper's) or lin")
-    adv_epochs: int = option(3000, "adversarial iterations N (the paper's count not verified)")
-    adv_d_steps: int = option(1, "discriminator steps per adversarial iteration (the paper's ratio not verified)")
+    temperature_horizon: int = option(0, "iterations over which beta rises to beta_max (0: adv_epochs; the "
+                                         "published code: 5000)")
+    adv_epochs: int = option(3000, "adversarial iterations (the published oracle run: 3000)")
+    adv_d_steps: int = option(5, "discriminator steps per adversarial iteration (published: 5, after 1 G step)")
 
     def validate(self) -> None:
         # SeqGAN's checks, with 'relational' accepted as a generator (its own sizes are checked below)
@@ -90,8 +102,12 @@ class RelGANConfig(SeqGANConfig):
         for name in ["mem_slots", "num_heads", "head_size", "num_rep"]:
             if getattr(self, name) < 1:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
-        if self.adv_d_steps < 0:
-            raise ConfigError(f"config field 'adv_d_steps' must be >= 0, got {self.adv_d_steps}")
+        if self.adv_d_steps < 0 or self.temperature_horizon < 0:
+            raise ConfigError(f"config fields 'adv_d_steps' and 'temperature_horizon' must be >= 0, got "
+                              f"{self.adv_d_steps} and {self.temperature_horizon}")
+        if self.dis_emb % self.num_rep:
+            raise ConfigError(f"dis_emb ({self.dis_emb}) must be a multiple of num_rep ({self.num_rep}): each "
+                              "representation is dis_emb / num_rep columns of the discriminator's embedding")
         if not self.gen_adv_lr > 0:
             raise ConfigError(f"config field 'gen_adv_lr' must be > 0, got {self.gen_adv_lr}")
         if not self.beta_max >= 1.0:
@@ -103,11 +119,13 @@ class RelGANConfig(SeqGANConfig):
 
 PRESETS = {
     "paper": dict(gen_emb=32, mem_slots=1, num_heads=2, head_size=256, num_rep=64, dis_emb=64,
-                  dis_filter_sizes=(2, 3, 4, 5), dis_num_filters=(300, 300, 300, 300), beta_max=100.0),
-    "cpu-small": dict(mle_epochs=40, adv_epochs=500, n_eval_samples=5_000, n_test=5_000, eval_every=50,
-                      checkpoint_every=50),
+                  dis_filter_sizes=(2, 3, 4, 5), dis_num_filters=(300, 300, 300, 300), beta_max=100.0,
+                  mle_epochs=150, adv_epochs=3000, adv_g_steps=1, adv_d_steps=5, temperature_horizon=5000),
+    # the published shape at a CPU's size: one-column representations, fewer maps, 1 discriminator step
+    "cpu-small": dict(mle_epochs=40, adv_epochs=2000, adv_d_steps=1, num_rep=32, dis_emb=32, n_eval_samples=5_000,
+                      n_test=5_000, eval_every=250, checkpoint_every=250),
     "tiny": {**SEQGAN_PRESETS["tiny"], **dict(mem_slots=1, num_heads=2, head_size=4, num_rep=2, beta_max=10.0,
-                                              dis_num_filters=(4, 4, 4))},
+                                              dis_num_filters=(4, 4, 4), adv_d_steps=1)},
 }
 
 
@@ -207,23 +225,24 @@ class RelGANTrainer(SeqGANTrainer):
 
     def _adversarial_epoch(self, i: int) -> dict[str, float]:
         c = self.config
-        beta = inverse_temperature(i, c.adv_epochs, c.beta_max, c.temperature_schedule)
+        beta = inverse_temperature(i, c.temperature_horizon or c.adv_epochs, c.beta_max, c.temperature_schedule)
         logs: dict[str, float] = {"beta": beta}
         self.generator.train()
         self.discriminator.train()
+        for _ in range(c.adv_g_steps):
+            real = self._real_batch()
+            _, fake = gumbel_generate(self.generator, len(real), self.seq_len, beta, self.rng)
+            loss = rsgan_g_loss(self.discriminator.scores(real), self.discriminator.scores(fake))
+            self._generator_step(self.pg_opt, loss, count=len(real))
+            self.d_opt.zero_grad(set_to_none=True)  # the G step's gradients on D are not used
+            logs["g_loss"] = loss.item()
         for _ in range(c.adv_d_steps):
             real = self._real_batch()
             with torch.no_grad():
                 _, fake = gumbel_generate(self.generator, len(real), self.seq_len, beta, self.rng)
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+            real_logits, fake_logits = self.discriminator.scores(real), self.discriminator.scores(fake)
             loss = rsgan_d_loss(real_logits, fake_logits)
-            distributed.optimizer_step(self.d_opt, loss, self.discriminator.parameters(), count=len(real))
+            distributed.optimizer_step(self.d_opt, loss, self.discriminator.parameters(), count=len(real),
+                                       clip=c.grad_clip)
             logs.update(d_loss=loss.item(), d_acc=((real_logits > fake_logits).float().mean().item()))
-        for _ in range(c.adv_g_steps):
-            real = self._real_batch()
-            _, fake = gumbel_generate(self.generator, len(real), self.seq_len, beta, self.rng)
-            loss = rsgan_g_loss(self.discriminator(real), self.discriminator(fake))
-            self._generator_step(self.pg_opt, loss, count=len(real))
-            self.d_opt.zero_grad(set_to_none=True)  # the G step's gradients on D are not used
-            logs["g_loss"] = loss.item()
         return logs

@@ -138,13 +138,19 @@ def test_rsgan_losses_by_hand():
     assert rsgan_g_loss(real, fake).item() == pytest.approx(g_hand, rel=1e-6)
     assert rsgan_d_loss(torch.tensor([5.0]), torch.tensor([5.0])).item() == pytest.approx(math.log(2))
     assert math.isfinite(rsgan_d_loss(torch.tensor([-1e4]), torch.tensor([1e4])).item())  # no overflow
+    # (B, S) logits: every (sequence, representation) pair counts once
+    real2, fake2 = real.view(3, 1).expand(3, 2).clone(), fake.view(3, 1).expand(3, 2).clone()
+    real2[:, 1], fake2[:, 1] = 0.0, 0.0
+    pairs = -(math.log(1 / (1 + math.exp(-1))) + 4 * math.log(0.5) + math.log(1 / (1 + math.exp(2)))) / 6
+    assert rsgan_d_loss(real2, fake2).item() == pytest.approx(pairs, rel=1e-6)
 
 
 # --- discriminator -------------------------------------------------------------------------------------------------
 def test_multi_representation_discriminator_accepts_tokens_and_soft_rows():
     torch.manual_seed(0)
-    d = MultiRepCNNDiscriminator(7, emb_dim=5, num_rep=3, filter_sizes=(1, 2, 4), num_filters=(2, 3, 2),
+    d = MultiRepCNNDiscriminator(7, emb_dim=6, num_rep=3, filter_sizes=(1, 2, 4), num_filters=(2, 3, 2),
                                  dropout=0.0, pad_token=1).eval()
+    assert d.embedding.shape == (7, 6) and d.rep_dim == 2
     tokens = torch.randint(0, 7, (4, 3))  # shorter than the widest filter: padded
     one_hot = torch.nn.functional.one_hot(tokens, 7).float()
     assert d.scores(tokens).shape == (4, 3)
@@ -152,9 +158,29 @@ def test_multi_representation_discriminator_accepts_tokens_and_soft_rows():
     torch.testing.assert_close(d(tokens), d.scores(tokens).mean(1))
     soft = torch.softmax(torch.randn(4, 3, 7, requires_grad=True), -1)
     d(soft).sum().backward()
-    assert d.embeddings.grad is not None and (d.embeddings.grad.abs().sum(dim=(1, 2)) > 0).all()
+    assert d.embedding.grad is not None and (d.embedding.grad.abs().sum(dim=0) > 0).all()  # every column
     with pytest.raises(ValueError, match="one-hot"):
         d(torch.zeros(4, 3, 6))
+    with pytest.raises(ValueError, match="multiple of the number of representations"):
+        MultiRepCNNDiscriminator(7, emb_dim=5, num_rep=3)
+
+
+def test_each_representation_reads_only_its_own_columns():
+    torch.manual_seed(0)
+    d = MultiRepCNNDiscriminator(9, emb_dim=8, num_rep=4, filter_sizes=(2, 3), num_filters=(3, 3),
+                                 dropout=0.0).eval()
+    tokens = torch.randint(0, 9, (5, 6), generator=torch.Generator().manual_seed(1))
+    before = d.scores(tokens)
+    with torch.no_grad():
+        d.embedding[:, 4:6] += torch.randn(9, 2)  # the columns of representation 2
+    after = d.scores(tokens)
+    torch.testing.assert_close(after[:, [0, 1, 3]], before[:, [0, 1, 3]], rtol=0, atol=0)
+    assert (after[:, 2] != before[:, 2]).all()
+    # one CNN for all: representation s of a sequence equals the one-representation network on its columns
+    single = MultiRepCNNDiscriminator(9, emb_dim=2, num_rep=1, filter_sizes=(2, 3), num_filters=(3, 3),
+                                      dropout=0.0).eval()
+    single.load_state_dict({**d.state_dict(), "embedding": d.embedding[:, 2:4]})
+    torch.testing.assert_close(single.scores(tokens)[:, 0], after[:, 1])
 
 
 # --- trainer -----------------------------------------------------------------------------------------------------
@@ -167,7 +193,9 @@ def test_config_and_registration():
     assert RelGANConfig().out_dir == "runs/relgan" and RelGANConfig().gen_adv_lr == 1e-4
     for bad, field in [({"beta_max": 0.5}, "beta_max"), ({"temperature_schedule": "cos"}, "temperature_schedule"),
                        ({"num_rep": 0}, "num_rep"), ({"head_size": 0}, "head_size"), ({"generator": "gru"},
-                                                                                         "generator")]:
+                                                                                         "generator"),
+                       ({"dis_emb": 30, "num_rep": 8}, "multiple of num_rep"),
+                       ({"temperature_horizon": -1}, "temperature_horizon")]:
         with pytest.raises(ConfigError, match=field):
             from_dict(RelGANConfig, bad)
 
@@ -194,6 +222,9 @@ def test_each_phase_updates_what_it_should():
     logs = tr._adversarial_epoch(1)
     assert set(changed(g2, tr.generator)) == set(g2) and not changed(d2, tr.discriminator)
     assert logs["beta"] == pytest.approx(math.sqrt(10.0))  # beta_max^(1/2) with N = 2
+    tr.config = dataclasses.replace(tr.config, adv_d_steps=0, temperature_horizon=4)  # the published fixed N
+    assert tr._adversarial_epoch(1)["beta"] == pytest.approx(10.0 ** 0.25)
+    tr.config = dataclasses.replace(tr.config, temperature_horizon=0)
 
     tr.config = dataclasses.replace(tr.config, adv_d_steps=1, adv_g_steps=0)  # the discriminator step alone
     g3, d3 = snapshot(tr.generator), snapshot(tr.discriminator)
@@ -222,3 +253,22 @@ def test_cli_train_relgan(tmp_path, capsys):
     saved = checkpoint.load(out_dir / LAST, algorithm="relgan")
     assert saved["progress"]["phase"] == 2 and saved["config"]["num_rep"] == 2
     assert main(["sample", str(out_dir / LAST), "-n", "3"]) == 0
+
+
+def test_iteration_runs_the_generator_step_before_the_discriminator_steps(monkeypatch):
+    from seqgan.trainers import relgan
+    order = []
+    for name, tag in (("rsgan_g_loss", "g"), ("rsgan_d_loss", "d")):
+        original = getattr(relgan, name)
+        monkeypatch.setattr(relgan, name, lambda r, f, _o=original, _t=tag: order.append(_t) or _o(r, f))
+    tr = RelGANTrainer(tiny(adv_d_steps=2))
+    tr._adversarial_epoch(0)
+    assert order == ["g", "d", "d"]  # as the published loop: G steps, then D steps
+
+
+def test_paper_preset_is_the_published_oracle_run():
+    c = build(RelGANConfig, PRESETS, "paper", None, {})
+    assert (c.mle_epochs, c.gen_lr, c.adv_epochs, c.adv_g_steps, c.adv_d_steps) == (150, 1e-2, 3000, 1, 5)
+    assert (c.dis_emb, c.num_rep, c.dis_num_filters, c.head_size, c.num_heads, c.mem_slots) == (
+        64, 64, (300, 300, 300, 300), 256, 2, 1)
+    assert inverse_temperature(3000, c.temperature_horizon, c.beta_max) == pytest.approx(100.0 ** 0.6)
