@@ -166,12 +166,20 @@ def test_music_benchmark_tiny_runs_side_by_side_and_merges(data_dir, tmp_path):
     for decoder in ("flat", "hierarchical"):
         parts.append(tmp_path / f"{decoder}.json")
         run("music.py", "--bars", "2", "--decoders", decoder, "--steps-2", "2", "--hidden", "8", "--batch-size", "4",
-            "--eval-windows", "4", "--log-every", "1", "--json", str(parts[-1]))
-    out, md = tmp_path / "m.json", tmp_path / "m.md"
-    run("music.py", "--merge", f"{parts[1]},{parts[0]}", "--json", str(out), "--md", str(md))
+            "--eval-windows", "4", "--log-every", "1", "--json", str(parts[-1]), "--keep", str(tmp_path / "keep"))
+    out, md, png = tmp_path / "m.json", tmp_path / "m.md", tmp_path / "m.png"
+    run("music.py", "--merge", f"{parts[1]},{parts[0]}", "--json", str(out), "--md", str(md), "--plot", str(png))
     r = json.loads(out.read_text())
     assert [(x["bars"], x["decoder"], x["steps"]) for x in r["runs"]] == [(2, "flat", 2), (2, "hierarchical", 2)]
     assert all(0 <= x["acc_sampled"] <= 1 and 0 < x["baseline_hold_accuracy"] < 1 for x in r["runs"])
+    for x in r["runs"]:  # per bar: two bars whose mean is the window's accuracy
+        for mode in ("acc_teacher_forced", "acc_sampled", "acc_sampled_t1"):
+            assert len(x["by_bar"][mode]) == 2 and abs(sum(x["by_bar"][mode]) / 2 - x[mode]) < 1e-9
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the kept checkpoints are finished runs that `seqgan music sample` reads
+    from seqgan import checkpoint
+    kept = checkpoint.load(tmp_path / "keep" / "2bars_flat_fb48_seed0" / "last.pt", algorithm="music_vae")
+    assert kept["config"]["decoder"] == "flat" and kept["progress"]["global_step"] == 2
     assert r["git"] and isinstance(r["uncommitted"], list) and "| 2 | flat | 48 | 2 |" in md.read_text()
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "music.py"), "--merge", f"{parts[0]},{parts[0]}",
                           "--json", str(tmp_path / "bad.json")], capture_output=True, text=True,

@@ -12,6 +12,9 @@ test order, all when 0 or fewer): z = the posterior mean mu of each window;
     ``acc_teacher_forced``: fraction of steps whose argmax under teacher forcing equals the input;
     ``acc_sampled``: fraction of steps equal to the input in the greedy (argmax) decode of mu through the rollout
     engine (the model's own previous outputs are fed back);
+    ``acc_sampled_t1``: the same for a decode that samples at softmax temperature 1 (the protocol of the paper's
+    Table 1 as we recall its caption, "sampled directly from the logits"; not verified against the text), drawn
+    from a private stream seeded by ``seed`` so every evaluation of the same model gives the same number;
 plus the mean per-window ``recon`` (nats) and ``kl`` on those windows.
 
 Several processes (``--nproc``, see seqgan.distributed): every rank builds the same global batch (the permutation
@@ -41,6 +44,7 @@ from seqgan.trainers.loop import Phase, Trainer
 
 ALGORITHM = "music_vae"
 CORPORA = ("nottingham", "jsb_chorales")
+MODES = ("teacher_forced", "sampled", "sampled_t1")  # the reconstruction accuracies of evaluate (acc_<mode>)
 
 
 @dataclass(frozen=True)
@@ -201,24 +205,55 @@ class MusicVAETrainer(Trainer):
 
     # -- evaluation ----------------------------------------------------------------------------------------------
     @torch.no_grad()
+    def reconstructions(self, x: torch.Tensor, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """For windows ``x`` (B, T), z = mu: the teacher-forced argmax (``teacher_forced``), the greedy decode
+        (``sampled``) and a temperature-1 sample from the decoder (``sampled_t1``, drawn from ``rng``), each (B, T)
+        classes, plus the teacher-forced ``logits``."""
+        self.model.eval()
+        mu, sigma = self.model.encode(x)
+        logits = self.model.decode_logits(mu, x)
+        return {"logits": logits, "mu": mu, "sigma": sigma, "teacher_forced": logits.argmax(-1),
+                "sampled": self.model.decode(mu, self.engine, greedy=True),
+                "sampled_t1": self.model.decode(mu, self.engine, greedy=False, temperature=1.0, rng=rng)}
+
+    def _eval_rng(self) -> torch.Generator:
+        # a private, freshly seeded stream: evaluating more or less often never changes training
+        return torch.Generator(self.device).manual_seed(self.config.seed + 3)
+
+    @torch.no_grad()
     def evaluate(self, data: torch.Tensor | None = None, chunk: int = 256) -> dict[str, float]:
         data = self.test_data if data is None else data
         if len(data) == 0:
             return {}
-        self.model.eval()
-        tf = sampled = recon = kl = 0.0
+        rng = self._eval_rng()
+        hits = dict.fromkeys(MODES, 0.0)
+        recon = kl = 0.0
         for x in data.split(chunk):
             x = x.to(self.device)
-            mu, sigma = self.model.encode(x)
-            logits = self.model.decode_logits(mu, x)
-            losses = vae_loss(logits, x, mu, sigma, 0.0, 0.0)
-            tf += (logits.argmax(-1) == x).float().sum().item()
-            sampled += (self.model.decode(mu, self.engine, greedy=True) == x).float().sum().item()
+            out = self.reconstructions(x, rng)
+            losses = vae_loss(out["logits"], x, out["mu"], out["sigma"], 0.0, 0.0)
+            for mode in MODES:
+                hits[mode] += (out[mode] == x).float().sum().item()
             recon += losses["recon"].item() * len(x)
             kl += losses["kl"].item() * len(x)
         n = len(data)
-        return {"acc_teacher_forced": tf / data.numel(), "acc_sampled": sampled / data.numel(),
+        return {**{f"acc_{mode}": hits[mode] / data.numel() for mode in MODES},
                 "recon": recon / n, "kl": kl / n, "eval_windows": float(n)}
+
+    @torch.no_grad()
+    def accuracy_by_bar(self, data: torch.Tensor | None = None, chunk: int = 256) -> dict[str, list[float]]:
+        """The accuracies of ``evaluate`` per bar position (lists of ``bars`` values, same seed and windows), to
+        show where in a window a decoder loses the melody."""
+        data = self.test_data if data is None else data
+        rng = self._eval_rng()
+        hits = {mode: torch.zeros(self.config.bars, dtype=torch.float64) for mode in MODES}
+        for x in data.split(chunk):
+            x = x.to(self.device)
+            out = self.reconstructions(x, rng)
+            for mode in MODES:
+                hits[mode] += (out[mode] == x).double().view(len(x), self.config.bars, -1).sum(dim=(0, 2)).cpu()
+        per_bar = len(data) * data.shape[1] // self.config.bars
+        return {f"acc_{mode}": (hits[mode] / per_bar).tolist() for mode in MODES}
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, rng: torch.Generator | None = None) -> torch.Tensor:

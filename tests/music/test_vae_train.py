@@ -55,6 +55,30 @@ def test_tiny_training_lowers_the_loss(tmp_path, decoder):
     assert ev["eval_windows"] == 6
 
 
+def test_temperature_one_accuracy_is_seeded_and_meets_greedy_on_a_peaked_decoder(tmp_path):
+    trainer = MusicVAETrainer(tiny_config(tmp_path, decoder="hierarchical"), melody_corpus())
+    first, again = trainer.evaluate(), trainer.evaluate()
+    assert first == again                                  # the temperature-1 draws come from a private seed
+    assert 0 <= first["acc_sampled_t1"] <= 1
+    with torch.no_grad():                                  # an untrained decoder samples near-uniformly at T = 1
+        assert first["acc_sampled_t1"] < first["acc_sampled"] or first["acc_sampled"] < 0.05
+        trainer.model.decoder.output.weight.mul_(1e4)      # a near one-hot softmax: sampling is the argmax
+        trainer.model.decoder.output.bias.mul_(1e4)
+    peaked = trainer.evaluate()
+    assert peaked["acc_sampled_t1"] == peaked["acc_sampled"]
+
+
+@pytest.mark.parametrize("decoder", ["flat", "hierarchical"])
+def test_accuracy_by_bar_averages_to_evaluate(tmp_path, decoder):
+    trainer = MusicVAETrainer(tiny_config(tmp_path, decoder=decoder), melody_corpus())
+    for i in range(5):
+        trainer.train_step(i)
+    total, by_bar = trainer.evaluate(), trainer.accuracy_by_bar()
+    for mode in ("acc_teacher_forced", "acc_sampled", "acc_sampled_t1"):
+        assert len(by_bar[mode]) == 2
+        assert sum(by_bar[mode]) / 2 == pytest.approx(total[mode], abs=1e-12), mode
+
+
 class Interrupted(Exception):
     pass
 
