@@ -4,8 +4,8 @@ shared budget on the synthetic oracle and on image_coco, beside published refere
     python benchmarks/text_family.py [--corpora oracle,image_coco] [--algorithms mle,seqgan,...] [--budget family]
                                      [--mle-epochs N] [--adv-epochs N] [--rollouts N] [--n-eval N] [--n-train N]
                                      [--threads 1]
-                                     [--json OUT] [--markdown OUT.md] [--out-dir DIR]
-    python benchmarks/text_family.py --merge A.json,B.json --json OUT --markdown OUT.md
+                                     [--json OUT] [--markdown OUT.md] [--plot OUT.png] [--out-dir DIR]
+    python benchmarks/text_family.py --merge A.json,B.json --json OUT --markdown OUT.md [--plot OUT.png]
 
 ``--merge`` joins result files of the same budget run as separate processes (side by side, each some corpora and
 algorithms) into one result and table, refusing files whose budget, seed, threads, torch or git revision differ
@@ -66,6 +66,12 @@ BUDGETS = {
                       d_pretrain_rounds=3, d_epochs=1, d_samples=1_000, adv_epochs=10, adv_g_steps=1, adv_d_rounds=1,
                       rollouts=4, n_train=5_000, n_test=2_000, n_eval_samples=2_000, eval_every=1_000,
                       checkpoint_every=1_000, **SMALL_D),
+    # The fourth family run (issue 7): "family-es" with 200 adversarial generator updates (the SeqGAN paper's
+    # count) instead of 10, evaluated every 25; the curves show where each algorithm goes, not just its end point.
+    "family-long": dict(gen_emb=32, gen_hidden=32, batch_size=64, mle_epochs=8, mle_patience=2, valid_fraction=0.1,
+                        d_pretrain_rounds=3, d_epochs=1, d_samples=1_000, adv_epochs=200, adv_g_steps=1,
+                        adv_d_rounds=1, rollouts=4, n_train=5_000, n_test=2_000, n_eval_samples=2_000,
+                        eval_every=25, checkpoint_every=25, **SMALL_D),
     # Seconds: the smoke test.
     "tiny": dict(gen_emb=8, gen_hidden=8, batch_size=16, mle_epochs=1, d_pretrain_rounds=1, d_epochs=1,
                  d_samples=32, adv_epochs=1, adv_g_steps=1, adv_d_rounds=1, rollouts=2, seq_len=8, n_train=64,
@@ -73,7 +79,7 @@ BUDGETS = {
                  dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4)),
 }
 OVERRIDES = {"mle_epochs": "mle_epochs", "adv_epochs": "adv_epochs", "rollouts": "rollouts",
-             "n_eval": "n_eval_samples", "n_train": "n_train"}  # command-line knob -> config field, over the budget
+             "n_eval": "n_eval_samples", "n_train": "n_train", "eval_every": "eval_every"}  # command-line knob -> config field, over the budget
 KEEP_PRESET = {"pgbleu": ("d_pretrain_rounds", "adv_d_rounds")}  # no discriminator: its zeros stay
 # LeakGAN's interleaved MLE epochs would give it more MLE epochs than the shared budget (and land one right before
 # the final evaluation of a 10-update phase): off outside the smoke test.
@@ -125,7 +131,10 @@ def run_one(name: str, corpus: str, args: argparse.Namespace, root: Path) -> dic
     records = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
     mle = [r for r in records if r["kind"] == "eval" and r["phase"] == "mle"]
     stops = [r for r in records if r["kind"] == "train" and r["phase"] == "mle" and "best_epoch" in r]
-    return {"algorithm": name, "corpus": corpus, "wall_s": wall, "data_source": trainer.corpus.source,
+    adv = [r for r in records if r["phase"] == "adversarial"]
+    offset = next((r["global_step"] - r["step"] for r in adv if r["kind"] == "train"), 0)
+    curve = [{"update": r["global_step"] - offset, **{k: r[k] for k in metrics}} for r in adv if r["kind"] == "eval"]
+    return {"algorithm": name, "corpus": corpus, "wall_s": wall, "data_source": trainer.corpus.source, "curve": curve,
             "mle_early_stop": {"best_epoch": int(stops[-1]["best_epoch"]) + 1, "epochs_run": len(stops),
                                "best_valid_nll": stops[-1]["best_valid_nll"]} if stops else None,
             "final": {k: final[k] for k in metrics}, "after_mle": {k: mle[-1][k] for k in metrics} if mle else None,
@@ -142,7 +151,11 @@ def rows_of(results: list[dict], corpus: str) -> list[dict]:
     for r in runs:
         if not r.get("final_row", True):
             continue
-        rows.append({"row": r["algorithm"], **r["final"], "wall_s": r["wall_s"]})
+        row = {"row": r["algorithm"], **r["final"], "wall_s": r["wall_s"]}
+        curve = r.get("curve") or []
+        if corpus == "oracle" and len(curve) > 1:  # the lowest NLL-oracle of the run, where it was reached
+            row["best"] = min(curve, key=lambda point: point["nll_oracle"])
+        rows.append(row)
         if r["config"].get("generator") not in (None, "lstm") and r["after_mle"]:
             # its own generator: its own MLE baseline, for telling the adversarial phase's effect apart
             rows.append({"row": f"{r['algorithm']} after its MLE phase", **r["after_mle"], "wall_s": None})
@@ -155,12 +168,17 @@ def markdown(result: dict) -> str:
              f"{json.dumps({**result['budget_values'], **result.get('overrides', {})})}", ""]
     for corpus in result["corpora"]:
         metrics = ORACLE_METRICS if corpus == "oracle" else TEXT_METRICS
-        head = ["row", *metrics, "wall"]
+        rows = rows_of(result["runs"], corpus) + [{**p, "wall_s": None} for p in PUBLISHED[corpus]]
+        best = any("best" in row for row in rows)
+        head = ["row", *metrics, *(["lowest nll_oracle of the run (update, nll_test there)"] if best else []), "wall"]
         own = result.get("overrides_by_corpus", {}).get(corpus)
         title = f"**{corpus}**" + (f" (overrides: {json.dumps(own)})" if own else "")
         lines += [title, "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-        for row in rows_of(result["runs"], corpus) + [{**p, "wall_s": None} for p in PUBLISHED[corpus]]:
+        for row in rows:
             cells = [f"{row[m]:.3f}" if row.get(m) is not None else "-" for m in metrics]
+            if best:
+                b = row.get("best")
+                cells.append(f"{b['nll_oracle']:.3f} ({b['update']}, {b['nll_test']:.3f})" if b else "-")
             wall = "(in the run)" if "MLE" in row["row"] else (
                 f"{row['wall_s'] / 60:.1f} min" if row.get("wall_s") is not None else "-")
             lines.append("| " + " | ".join([row["row"], *cells, wall]) + " |")
@@ -198,12 +216,43 @@ def merge(parts: list[dict]) -> dict:
             "commands": [c for p in parts for c in p.get("commands", [p.get("command")]) if c]}
 
 
+def plot_curves(result: dict, path: str) -> None:
+    """NLL-oracle and NLL-test of every oracle run against its adversarial generator updates (needs matplotlib);
+    written atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from seqgan.atomic import atomic_write
+
+    runs = [r for r in result["runs"] if r["corpus"] == "oracle" and len(r.get("curve") or []) > 1]
+    if not runs:
+        raise ValueError("no oracle run holds an adversarial curve of more than one evaluation")
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    for k, metric in enumerate(ORACLE_METRICS):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for i, r in enumerate(runs):
+            start = r["after_mle"] or r["curve"][0]  # update 0: the generator the adversarial phase starts from
+            xs = [0] + [point["update"] for point in r["curve"]]
+            ys = [start[metric]] + [point[metric] for point in r["curve"]]
+            ax.plot(xs, ys, marker=".", color=f"C{i}", label=r["algorithm"])
+        ax.set_xlabel("adversarial generator update")
+        ax.set_ylabel(f"{metric} (nats per token)")
+        ax.set_title(f"{metric}, budget {result['budget']}", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+
+
 def write_outputs(result: dict, args: argparse.Namespace) -> None:
     write_json(args.json, result)
     table = markdown(result)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(table, encoding="utf-8")
+    if args.plot:
+        plot_curves(result, args.plot)
     print(table)
 
 
@@ -216,6 +265,7 @@ def main() -> None:
     p.add_argument("--mle-epochs", type=int)
     p.add_argument("--adv-epochs", type=int)
     p.add_argument("--rollouts", type=int)
+    p.add_argument("--eval-every", type=int, help="evaluate every N generator updates (and MLE epochs)")
     p.add_argument("--n-eval", type=int, help="samples per evaluation (NLL-oracle, BLEU, Self-BLEU)")
     p.add_argument("--n-train", type=int, help="oracle training sequences (text corpora use their train split)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
@@ -225,6 +275,8 @@ def main() -> None:
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--markdown", metavar="OUT.md")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--plot", metavar="OUT.png", help="draw the oracle runs' NLL-oracle and NLL-test against the "
+                                                     "adversarial updates (needs matplotlib)")
     p.add_argument("--merge", metavar="A.json,B.json", help="join finished result files instead of training")
     args = p.parse_args()
     if args.merge:

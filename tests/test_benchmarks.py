@@ -92,6 +92,21 @@ def test_text_family_benchmark_tiny_fills_every_cell(tmp_path):
         assert len(cells) == 2 and all(float(c) > 0 for c in cells), line
 
 
+def test_text_family_curves_give_the_lowest_value_of_each_run_and_a_plot(tmp_path):
+    out, md, png = tmp_path / "f.json", tmp_path / "f.md", tmp_path / "f.png"
+    run("text_family.py", "--budget", "tiny", "--corpora", "oracle", "--algorithms", "seqgan,relgan",
+        "--adv-epochs", "3", "--eval-every", "1", "--quiet", "--json", str(out), "--markdown", str(md),
+        "--plot", str(png))
+    r = json.loads(out.read_text())
+    for x in r["runs"]:
+        assert [p["update"] for p in x["curve"]] == [1, 2, 3]
+        assert x["curve"][-1]["nll_oracle"] == x["final"]["nll_oracle"]
+        low = min(x["curve"], key=lambda p: p["nll_oracle"])
+        line = next(row for row in md.read_text().splitlines() if row.startswith(f"| {x['algorithm']} |"))
+        assert f"{low['nll_oracle']:.3f} ({low['update']}, {low['nll_test']:.3f})" in line
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_scaling_benchmark_tiny_has_one_and_two_process_rows(tmp_path):
     out = tmp_path / "s.json"
     run("scaling.py", "--epochs", "1", "--batch", "4", "--length", "4", "--rollouts", "1", "--d-samples", "8",

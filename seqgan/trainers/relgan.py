@@ -121,9 +121,11 @@ PRESETS = {
     "paper": dict(gen_emb=32, mem_slots=1, num_heads=2, head_size=256, num_rep=64, dis_emb=64,
                   dis_filter_sizes=(2, 3, 4, 5), dis_num_filters=(300, 300, 300, 300), beta_max=100.0,
                   mle_epochs=150, adv_epochs=3000, adv_g_steps=1, adv_d_steps=5, temperature_horizon=5000),
-    # the published shape at a CPU's size: one-column representations, fewer maps, 1 discriminator step
-    "cpu-small": dict(mle_epochs=40, adv_epochs=2000, adv_d_steps=1, num_rep=32, dis_emb=32, n_eval_samples=5_000,
-                      n_test=5_000, eval_every=250, checkpoint_every=250),
+    # the published run at a CPU's size: one-column representations, fewer maps and iterations, the published
+    # 5 D steps per G step and beta schedule (with 1 D step the discriminator stays near chance and the
+    # generator drifts towards higher entropy: NLL-oracle rose from 9.44 to 9.97 over iterations 250-750)
+    "cpu-small": dict(mle_epochs=40, adv_epochs=1000, adv_d_steps=5, temperature_horizon=5000, num_rep=32,
+                      dis_emb=32, n_eval_samples=5_000, n_test=5_000, eval_every=100, checkpoint_every=100),
     "tiny": {**SEQGAN_PRESETS["tiny"], **dict(mem_slots=1, num_heads=2, head_size=4, num_rep=2, beta_max=10.0,
                                               dis_num_filters=(4, 4, 4), adv_d_steps=1)},
 }
