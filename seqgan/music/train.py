@@ -208,7 +208,7 @@ class MusicVAETrainer(Trainer):
     def reconstructions(self, x: torch.Tensor, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """For windows ``x`` (B, T), z = mu: the teacher-forced argmax (``teacher_forced``), the greedy decode
         (``sampled``) and a temperature-1 sample from the decoder (``sampled_t1``, drawn from ``rng``), each (B, T)
-        classes, plus the teacher-forced ``logits``."""
+        classes, plus the teacher-forced ``logits`` and the posterior's ``mu`` and ``sigma``."""
         self.model.eval()
         mu, sigma = self.model.encode(x)
         logits = self.model.decode_logits(mu, x)
