@@ -175,8 +175,7 @@ def main() -> None:
                             "world_size": 1}  # a finished one-phase run, as fit() leaves it
                 checkpoint.save(keep / LAST, checkpoint_payload(trainer, progress))
             t0 = time.perf_counter()
-            ev = trainer.evaluate()
-            by_bar = trainer.accuracy_by_bar()
+            ev, by_bar = trainer.evaluate_with_bars()
             paper = PAPER.get((str(bars), decoder))
             hold = (trainer.test_data == NO_EVENT).float().mean().item()
             runs.append({"bars": bars, "decoder": decoder, "steps": steps, "train_seconds": round(train_s, 1),

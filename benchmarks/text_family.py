@@ -78,8 +78,9 @@ BUDGETS = {
                  n_test=32, n_eval_samples=32, eval_every=1_000, checkpoint_every=1_000, dis_emb=8,
                  dis_filter_sizes=(1, 2, 3), dis_num_filters=(4, 4, 4)),
 }
+# command-line knob -> config field, over the budget
 OVERRIDES = {"mle_epochs": "mle_epochs", "adv_epochs": "adv_epochs", "rollouts": "rollouts",
-             "n_eval": "n_eval_samples", "n_train": "n_train", "eval_every": "eval_every"}  # command-line knob -> config field, over the budget
+             "n_eval": "n_eval_samples", "n_train": "n_train", "eval_every": "eval_every"}
 KEEP_PRESET = {"pgbleu": ("d_pretrain_rounds", "adv_d_rounds")}  # no discriminator: its zeros stay
 # LeakGAN's interleaved MLE epochs would give it more MLE epochs than the shared budget (and land one right before
 # the final evaluation of a 10-update phase): off outside the smoke test.

@@ -221,39 +221,36 @@ class MusicVAETrainer(Trainer):
         return torch.Generator(self.device).manual_seed(self.config.seed + 3)
 
     @torch.no_grad()
-    def evaluate(self, data: torch.Tensor | None = None, chunk: int = 256) -> dict[str, float]:
+    def evaluate_with_bars(self, data: torch.Tensor | None = None,
+                           chunk: int = 256) -> tuple[dict[str, float], dict[str, list[float]]]:
+        """``evaluate()`` and ``accuracy_by_bar()`` from one pass over the windows (one seeded stream)."""
         data = self.test_data if data is None else data
         if len(data) == 0:
-            return {}
+            return {}, {}
         rng = self._eval_rng()
-        hits = dict.fromkeys(MODES, 0.0)
+        hits = {mode: torch.zeros(self.config.bars, dtype=torch.float64) for mode in MODES}
         recon = kl = 0.0
         for x in data.split(chunk):
             x = x.to(self.device)
             out = self.reconstructions(x, rng)
             losses = vae_loss(out["logits"], x, out["mu"], out["sigma"], 0.0, 0.0)
             for mode in MODES:
-                hits[mode] += (out[mode] == x).float().sum().item()
+                hits[mode] += (out[mode] == x).double().view(len(x), self.config.bars, -1).sum(dim=(0, 2)).cpu()
             recon += losses["recon"].item() * len(x)
             kl += losses["kl"].item() * len(x)
         n = len(data)
-        return {**{f"acc_{mode}": hits[mode] / data.numel() for mode in MODES},
-                "recon": recon / n, "kl": kl / n, "eval_windows": float(n)}
+        totals = {**{f"acc_{mode}": hits[mode].sum().item() / data.numel() for mode in MODES},
+                  "recon": recon / n, "kl": kl / n, "eval_windows": float(n)}
+        per_bar = data.numel() // self.config.bars
+        return totals, {f"acc_{mode}": (hits[mode] / per_bar).tolist() for mode in MODES}
 
-    @torch.no_grad()
+    def evaluate(self, data: torch.Tensor | None = None, chunk: int = 256) -> dict[str, float]:
+        return self.evaluate_with_bars(data, chunk)[0]
+
     def accuracy_by_bar(self, data: torch.Tensor | None = None, chunk: int = 256) -> dict[str, list[float]]:
         """The accuracies of ``evaluate`` per bar position (lists of ``bars`` values, same seed and windows), to
         show where in a window a decoder loses the melody."""
-        data = self.test_data if data is None else data
-        rng = self._eval_rng()
-        hits = {mode: torch.zeros(self.config.bars, dtype=torch.float64) for mode in MODES}
-        for x in data.split(chunk):
-            x = x.to(self.device)
-            out = self.reconstructions(x, rng)
-            for mode in MODES:
-                hits[mode] += (out[mode] == x).double().view(len(x), self.config.bars, -1).sum(dim=(0, 2)).cpu()
-        per_bar = len(data) * data.shape[1] // self.config.bars
-        return {f"acc_{mode}": (hits[mode] / per_bar).tolist() for mode in MODES}
+        return self.evaluate_with_bars(data, chunk)[1]
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, rng: torch.Generator | None = None) -> torch.Tensor:
